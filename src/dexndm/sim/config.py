@@ -1,0 +1,99 @@
+"""Typed configuration of the rotation task: every range and weight lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dexndm.sim.grasp import GraspConfig
+from dexndm.sim.scene import PhysicsConfig
+
+
+@dataclass(frozen=True)
+class RandomizationConfig:
+    """Domain randomization, resampled per environment at every reset (ranges are [low, high])."""
+
+    object_mass: tuple[float, float] = (0.01, 0.05)
+    """Object mass, kg (the paper: 0.01-0.05)."""
+    friction: tuple[float, float] = (0.3, 3.0)
+    """Object friction coefficient (the paper: 0.3-3.0)."""
+    com_offset: float = 0.005
+    """Centre-of-mass offset, uniform per axis in +-this, m."""
+    kp_scale: tuple[float, float] = (0.8, 1.2)
+    """Multiplier on the PD stiffness."""
+    kd_scale: tuple[float, float] = (0.8, 1.2)
+    """Multiplier on the PD damping."""
+    disturbance_scale: float = 2.0
+    """Disturbance force magnitude = this x object mass (N per kg), as in the paper."""
+    disturbance_prob: float = 0.25
+    """Probability per control step that the disturbance force is resampled."""
+    joint_noise: float = 0.005
+    """Observed joint positions get U(0, this) rad of noise (the paper)."""
+    latency_substeps: tuple[int, int] = (0, 3)
+    """Action latency in physics substeps (of 1/120 s): the new targets reach the PD this late."""
+    object_scale: tuple[float, float] = (1.0, 1.0)
+    """Object scale, drawn once per object group when the env is built (shapes are compiled)."""
+
+    @staticmethod
+    def none() -> RandomizationConfig:
+        """No randomization: nominal physics, for evaluation and tests."""
+        return RandomizationConfig(
+            object_mass=(0.03, 0.03), friction=(1.0, 1.0), com_offset=0.0, kp_scale=(1.0, 1.0),
+            kd_scale=(1.0, 1.0), disturbance_scale=0.0, disturbance_prob=0.0, joint_noise=0.0,
+            latency_substeps=(0, 0),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """``r = r_rot + r_goal + r_penalty`` (method.md); weights the paper does not give are ours."""
+
+    rot_clip: float = 0.5
+    rot_weight: float = 1.0
+    rotp_max: float = 0.1
+    """Off-axis rotation penalty weight c_rotp reached by ``rotp_ramp_end`` resets."""
+    rotp_ramp: tuple[int, int] = (10, 100)
+    """c_rotp is 0 for the first ``[0]`` resets of an env, then ramps linearly to ``rotp_max``."""
+    obj_vel_weight: float = 0.3
+    pose_weight: float = 0.3
+    work_weight: float = 2.0
+    torque_weight: float = 0.1
+    goal_bonus: float = 2.0
+    """Ours: bonus each time the guiding goal is reached (then it advances 90 degrees)."""
+    goal_step_deg: float = 90.0
+    goal_reach_deg: float = 15.0
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The batched in-hand rotation environment."""
+
+    num_envs: int = 64
+    objects: tuple[str, ...] = ("cube",)
+    """Object names (``normal_cuboid/03``), categories (all of their train shapes) or mesh paths."""
+    split: str = "train"
+    """Which shapes a category name expands to."""
+    wrists: tuple[str, ...] = ("palm_up",)
+    """Wrist orientations sampled at reset: names (``palm_down``), ``"all"`` for the six, or 'w,x,y,z'."""
+    axes: tuple[str, ...] = ("+z",)
+    """Rotation axes sampled at reset: names (``+z``, ``xyz``), ``"principal"``, ``"random"`` or 'x,y,z'."""
+    episode_steps: int = 400
+    history: int = 10
+    """T: steps of (q, previous target) in the proprioceptive observation."""
+    fall_distance: float = 0.06
+    """The episode ends when the object's centre is this far (m) from the grasp centre."""
+    seed: int = 0
+    nthread: int = 0
+    """Physics threads (0: all cores)."""
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    grasp: GraspConfig = field(default_factory=GraspConfig)
+    grasp_cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_envs < 1:
+            raise ValueError(f"EnvConfig.num_envs must be >= 1, got {self.num_envs}")
+        if self.episode_steps < 1 or self.history < 1:
+            raise ValueError("EnvConfig.episode_steps and history must be >= 1")
+        if not self.objects or not self.wrists or not self.axes:
+            raise ValueError("EnvConfig: objects, wrists and axes must each name at least one entry")

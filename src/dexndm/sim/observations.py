@@ -1,0 +1,55 @@
+"""Observation terms: pure functions shared by the sim, SimulatedReality and the real hand.
+
+The proprioceptive observation (the generalist's, and the only one a real hand can build) is::
+
+    [ q_{t-T+1}, a_{t-T}, ..., q_t, a_{t-1} ]  (T x 32, oldest first)  + wrist_quat (4) + axis (3)
+
+with ``q`` the measured joint positions and ``a`` the joint targets in force while they were
+measured, both in sim order and radians. ``T`` = 10 by default: 327 numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dexndm.hand import constants as C
+
+
+def proprio_dim(history: int) -> int:
+    return history * 2 * C.NUM_JOINTS + 7
+
+
+def proprio_obs(
+    q_hist: np.ndarray, a_hist: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray
+) -> np.ndarray:
+    """Proprioceptive observation.
+
+    Args:
+        q_hist: (N, T, 16) measured joint positions, oldest first, rad.
+        a_hist: (N, T, 16) the joint targets paired with them (previous targets), rad.
+        wrist_quat: (N, 4) wrist orientation in the world (w, x, y, z).
+        axis: (N, 3) target rotation axis, unit, world frame.
+    Returns:
+        (N, T*32 + 7) float32.
+    """
+    n = q_hist.shape[0]
+    pairs = np.concatenate([q_hist, a_hist], axis=-1).reshape(n, -1)
+    return np.concatenate([pairs, wrist_quat, axis], axis=-1).astype(np.float32)
+
+
+def split_proprio(obs: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`proprio_obs`: (q_hist, a_hist, wrist_quat, axis)."""
+    n = obs.shape[0]
+    pairs = obs[:, : history * 32].reshape(n, history, 32)
+    return (
+        pairs[..., :16],
+        pairs[..., 16:],
+        obs[:, history * 32 : history * 32 + 4],
+        obs[:, history * 32 + 4 :],
+    )
+
+
+def push_history(hist: np.ndarray, new: np.ndarray) -> None:
+    """Shift a (N, T, D) history one step and append ``new`` (N, D) as the newest, in place."""
+    hist[:, :-1] = hist[:, 1:]
+    hist[:, -1] = new

@@ -1,0 +1,164 @@
+"""The training scene: the LEAP hand on a mocap wrist, one free object, and the sensors the
+observations read.
+
+A scene is compiled once per object (and object scale); the batched env runs many simulations
+of it through ``mujoco.batch.Batch`` and gives each simulation its own wrist pose (mocap),
+masses, frictions and gains (``Batch.expand``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from dexndm.hand import constants as C
+from dexndm.hand.model import HandConfig, add_hand
+from dexndm.objects import ObjectSpec, attach_object
+
+WRIST_POS = np.array([0.0, 0.0, 0.5])
+"""World position of the hand frame's origin (the grasp centre); nothing else is in the world."""
+
+OBJECT_BODY = "object"
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    """MuJoCo settings of the training sim."""
+
+    timestep: float = 1.0 / 120.0
+    """Physics step, s (the paper and HORA: 1/120 s)."""
+    substeps: int = 6
+    """Physics steps per 20 Hz control step (6 x 1/120 s = 0.05 s)."""
+    cone: str = "elliptic"
+    """Friction cone: elliptic cones hold light objects without creep at large timesteps."""
+    impratio: float = 10.0
+    iterations: int = 20
+    ls_iterations: int = 10
+    object_friction: float = 1.0
+    hand: HandConfig = field(default_factory=HandConfig)
+
+    def __post_init__(self) -> None:
+        if self.timestep <= 0 or self.substeps < 1:
+            raise ValueError("PhysicsConfig: timestep must be > 0 and substeps >= 1")
+        if abs(self.timestep * self.substeps - C.CONTROL_DT) > 1e-9:
+            raise ValueError(
+                f"PhysicsConfig: timestep x substeps = {self.timestep * self.substeps:.4f} s, but the "
+                f"policy runs at {C.CONTROL_HZ:g} Hz ({C.CONTROL_DT} s); change substeps to "
+                f"{round(C.CONTROL_DT / self.timestep)}"
+            )
+
+
+def build_scene_spec(obj: ObjectSpec, physics: PhysicsConfig = PhysicsConfig()) -> mujoco.MjSpec:
+    """An editable MjSpec of the hand holding ``obj`` (call ``.compile()`` for the model)."""
+    spec = mujoco.MjSpec()
+    spec.modelname = f"dexndm_{obj.name.replace('/', '_')}"
+    spec.compiler.degree = False  # every angle in dexndm is in radians
+    opt = spec.option
+    opt.timestep = physics.timestep
+    opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    opt.cone = (
+        mujoco.mjtCone.mjCONE_ELLIPTIC if physics.cone == "elliptic" else mujoco.mjtCone.mjCONE_PYRAMIDAL
+    )
+    opt.impratio = physics.impratio
+    opt.iterations = physics.iterations
+    opt.ls_iterations = physics.ls_iterations
+    spec.visual.global_.offwidth = 1280
+    spec.visual.global_.offheight = 960
+
+    world = spec.worldbody
+    world.add_light(name="key", pos=(0.3, -0.3, 1.3), dir=(-0.3, 0.3, -1.0), diffuse=(0.8, 0.8, 0.8))
+    world.add_light(name="fill", pos=(-0.4, 0.4, 1.0), dir=(0.4, -0.4, -0.5), diffuse=(0.4, 0.4, 0.4))
+    wrist = world.add_body(name="wrist", mocap=True, pos=WRIST_POS)
+    add_hand(spec, wrist, physics.hand)
+
+    body = world.add_body(name=OBJECT_BODY, pos=WRIST_POS)
+    body.add_freejoint(name="object_free")
+    attach_object(spec, body, obj, friction=physics.object_friction)
+    # A marker for the guiding goal orientation: visual only, moved through mocap.
+    goal = world.add_body(name="goal", mocap=True, pos=WRIST_POS + np.array([0.0, 0.0, 0.25]))
+    goal.add_geom(
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=tuple(float(v) for v in np.clip(obj.extents() / 2, 0.01, 0.06)),
+        rgba=(0.2, 0.8, 0.3, 0.25),
+        contype=0,
+        conaffinity=0,
+        density=0.0,
+        group=2,
+    )
+
+    # Sensors, read in one block (Batch binds sensordata): fingertip positions, touch on the
+    # fingertip pads, actuator torques. Their offsets are in SensorLayout.
+    for tip in C.FINGERTIP_SITES:
+        spec.add_sensor(name=f"{tip}_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname=tip)  # fmt: skip
+    for tip in C.FINGERTIP_SITES:
+        spec.add_sensor(name=f"{tip}_touch", type=mujoco.mjtSensor.mjSENS_TOUCH,
+                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname=f"{tip}_zone")  # fmt: skip
+    for name in C.JOINT_NAMES:
+        spec.add_sensor(name=f"{name}_torque", type=mujoco.mjtSensor.mjSENS_ACTUATORFRC,
+                        objtype=mujoco.mjtObj.mjOBJ_ACTUATOR, objname=name)  # fmt: skip
+    _add_touch_zones(spec)
+    cam = world.add_camera(name="side", pos=WRIST_POS + np.array([0.32, -0.32, 0.22]))
+    cam.mode = mujoco.mjtCamLight.mjCAMLIGHT_TARGETBODY
+    cam.targetbody = "wrist"
+    return spec
+
+
+def _add_touch_zones(spec: mujoco.MjSpec) -> None:
+    """A box site around each fingertip geom: the touch sensor's zone."""
+    for tip in C.FINGERTIP_SITES:
+        geom = spec.geom(f"{tip}_geom")
+        body = geom.parent
+        body.add_site(
+            name=f"{tip}_zone",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=geom.pos,
+            size=np.asarray(geom.size) + 0.002,
+            rgba=(0, 0, 0, 0),
+            group=5,
+        )
+
+
+@dataclass(frozen=True)
+class SceneLayout:
+    """Indices into a compiled scene's arrays, so the env never looks names up per step."""
+
+    hand_qpos: np.ndarray  # (16,) qpos addresses of the hand joints, sim order
+    hand_dof: np.ndarray  # (16,) dof addresses
+    object_qpos: int  # start of the object's 7 free-joint qpos (pos, quat)
+    object_dof: int  # start of its 6 dofs (linear world, angular local)
+    object_body: int
+    object_geoms: np.ndarray
+    fingertip_geoms: np.ndarray
+    tip_pos: slice  # sensordata slices
+    tip_touch: slice
+    torque: slice
+    wrist_mocap: int
+    goal_mocap: int
+
+    @staticmethod
+    def of(model: mujoco.MjModel) -> SceneLayout:
+        jids = [model.joint(n).id for n in C.JOINT_NAMES]
+        obj_j = model.joint("object_free").id
+        obj_b = model.body(OBJECT_BODY).id
+        adr = {model.sensor(i).name: (model.sensor_adr[i], model.sensor_dim[i]) for i in range(model.nsensor)}
+
+        def span(first: str, last: str) -> slice:
+            return slice(int(adr[first][0]), int(adr[last][0] + adr[last][1]))
+
+        return SceneLayout(
+            hand_qpos=np.array([model.jnt_qposadr[j] for j in jids]),
+            hand_dof=np.array([model.jnt_dofadr[j] for j in jids]),
+            object_qpos=int(model.jnt_qposadr[obj_j]),
+            object_dof=int(model.jnt_dofadr[obj_j]),
+            object_body=obj_b,
+            object_geoms=np.flatnonzero((model.geom_bodyid == obj_b) & (model.geom_contype > 0)),
+            fingertip_geoms=np.array([model.geom(f"{t}_geom").id for t in C.FINGERTIP_SITES]),
+            tip_pos=span("if_tip_pos", "th_tip_pos"),
+            tip_touch=span("if_tip_touch", "th_tip_touch"),
+            torque=span(f"{C.JOINT_NAMES[0]}_torque", f"{C.JOINT_NAMES[-1]}_torque"),
+            wrist_mocap=int(model.body_mocapid[model.body("wrist").id]),
+            goal_mocap=int(model.body_mocapid[model.body("goal").id]),
+        )
