@@ -1,8 +1,9 @@
 """dexndm.data: the episode store (append-only, crash-safe, verifiable), atomic writes, sidecars.
 
 Modules: ``store`` (EpisodeStore), ``schema`` (per-step field schema), ``manifest`` (the commit
-log), ``verify`` (problem reports), ``atomic`` (atomic writes, sha256), ``artifacts`` (JSON
-sidecars and provenance), ``cli`` (``dexndm data verify|info|drop``; imported on demand).
+log), ``npz`` (episode files), ``lock`` (single writer), ``verify`` (problem reports), ``atomic``
+(atomic writes, sha256), ``artifacts`` (JSON sidecars and provenance), ``cli`` (``dexndm data
+verify|info|drop``; imported on demand, it needs rich and tyro).
 """
 
 from dexndm.data.artifacts import read_sidecar, write_sidecar

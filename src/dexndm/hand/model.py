@@ -220,6 +220,11 @@ def add_hand(spec: mujoco.MjSpec, parent: mujoco.MjsBody, cfg: HandConfig = Hand
     for i, a in enumerate(bases):
         for b in bases[i + 1 :]:
             spec.add_exclude(bodyname1=a, bodyname2=b)
+    # The short side-to-side link puts each finger's base and middle link next to each other; the
+    # joint range, not their boxes, limits how far they fold.
+    for f in ("if", "mf", "rf"):
+        spec.add_exclude(bodyname1=f"{f}_bs", bodyname2=f"{f}_md")
+    spec.add_exclude(bodyname1="th_mp", bodyname2="th_px")
 
 
 def _box(body: mujoco.MjsBody, name: str, centre, half, friction: float, rgba) -> mujoco.MjsGeom:

@@ -96,6 +96,8 @@ class RotationEnv:
 
     def __init__(self, cfg: EnvConfig):
         self.cfg = cfg
+        self.autoreset = True
+        """Same-step autoreset; the Gymnasium face turns it off and resets on request."""
         self.num_envs = n = cfg.num_envs
         self.num_actions = C.NUM_JOINTS
         self.rng = np.random.default_rng(cfg.seed)
@@ -347,8 +349,8 @@ class RotationEnv:
                 )
                 if boundary > done:
                     last = boundary == n_sub
-                    grp.sim.step(nstep=int(boundary - done),
-                                 stage=mujoco.mjtStage.mjSTAGE_VEL if last else mujoco.mjtStage.mjSTAGE_NONE)  # fmt: skip
+                    stage = mujoco.mjtStage.mjSTAGE_VEL if last else mujoco.mjtStage.mjSTAGE_NONE
+                    grp.sim.step(nstep=int(boundary - done), stage=stage)
                     done = int(boundary)
 
     def _after_physics(self, prev_targets: np.ndarray):
@@ -385,12 +387,16 @@ class RotationEnv:
         if len(ended):
             info["final_metrics"] = self._episode_metrics(ended)
             info["final_env_ids"] = ended
-            self._reset_envs(ended)
+            if self.autoreset:
+                self._reset_envs(ended)
         return self.observations(), reward, terminated, truncated, info
 
     def _episode_metrics(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         steps = np.maximum(self.step_count[ids], 1)
-        final_goal_err = quat_angle(self.obj_quat[ids], quat_mul(quat_from_axis_angle(self.axis[ids], -np.full(len(ids), np.deg2rad(self.cfg.reward.goal_step_deg))), self.goal_quat[ids]))  # fmt: skip
+        # GO Succ (ours, for the rotation task): the object ends within 0.1 pi of the last goal
+        # it was guided to, i.e. the guiding goal one step behind the current one
+        back = quat_from_axis_angle(self.axis[ids], -np.full(len(ids), np.deg2rad(self.cfg.reward.goal_step_deg)))
+        final_goal_err = quat_angle(self.obj_quat[ids], quat_mul(back, self.goal_quat[ids]))
         return {
             "rot_r": self.ep["rot_r"][ids].copy(),
             "rot_p": self.ep["rot_p"][ids] / steps,

@@ -71,14 +71,19 @@ def parse_axis(value: str | np.ndarray | tuple) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def fibonacci_axes(n: int = 38, exclude_principal: bool = True) -> np.ndarray:
-    """Axes spread evenly on the sphere (the paper's 'general axes': 32 once the six principal ones,
-    and those within 10 degrees of them, are removed). Returns (k, 3)."""
+def fibonacci_axes(count: int = 32) -> np.ndarray:
+    """``count`` general axes spread evenly on the sphere (the paper's 32 'general axes').
+
+    ``count + 6`` Fibonacci-lattice points are made and, for each principal axis, the point
+    nearest to it is dropped, so the principal axes themselves stay a separate set. Returns (count, 3).
+    """
+    n = count + 6
     i = np.arange(n) + 0.5
     phi = np.arccos(1 - 2 * i / n)
     theta = np.pi * (1 + 5**0.5) * i
     v = np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=-1)
-    if exclude_principal:
-        principal = np.array([AXES[a] for a in PRINCIPAL_AXES], dtype=np.float64)
-        v = v[np.max(v @ principal.T, axis=1) < np.cos(np.deg2rad(10))]
-    return v
+    keep = np.ones(n, dtype=bool)
+    for name in PRINCIPAL_AXES:
+        dots = np.where(keep, v @ np.array(AXES[name], dtype=np.float64), -np.inf)
+        keep[np.argmax(dots)] = False
+    return v[keep]

@@ -1,0 +1,168 @@
+"""``dexndm``: one verb per pipeline stage.
+
+Examples::
+
+    dexndm demo                                   # the main job on the embedded default
+    dexndm grasps --object cube --wrist all       # build the grasp cache, report survivors
+    dexndm eval --policy hold random --wrist all --axis principal --episodes 10
+    dexndm render --object cube --wrist palm_up --out out/cube_palm_up.mp4
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
+
+
+def _expand(names: tuple[str, ...], table: dict | tuple, all_word: str) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        out.extend(list(table) if n == all_word else [n])
+    return out
+
+
+@dataclass
+class GraspsCmd:
+    """Build the grasp cache for objects x wrist orientations and report how many candidates survive."""
+
+    object: tuple[str, ...] = ("cube",)
+    """Object names, categories or mesh paths."""
+    wrist: tuple[str, ...] = ("all",)
+    """Wrist orientation names, 'all', or quaternions 'w,x,y,z'."""
+    candidates: int = 256
+    cache_dir: Path | None = None
+    seed: int = 0
+
+    def run(self) -> int:
+        from rich.console import Console
+        from rich.table import Table
+
+        from dexndm.sim.env import expand_objects
+        from dexndm.sim.grasp import GraspConfig, cached_grasps
+        from dexndm.sim.scene import PhysicsConfig
+        from dexndm.sim.wrists_axes import parse_wrist
+
+        table = Table(title="grasp cache")
+        for col in ("object", "wrist", "stable", "tried", "survival"):
+            table.add_column(col)
+        cfg = GraspConfig(candidates=self.candidates)
+        for obj in expand_objects(self.object, "train"):
+            for w in _expand(self.wrist, WRISTS, "all"):
+                gs = cached_grasps(obj, parse_wrist(w), cfg, PhysicsConfig(), self.cache_dir, self.seed)
+                table.add_row(obj.name, w, str(len(gs)), str(gs.tried), f"{len(gs) / max(gs.tried, 1):.0%}")
+        Console().print(table)
+        return 0
+
+
+@dataclass
+class EvalCmd:
+    """Run policies over objects x wrist orientations x axes; print a table, write CSV/JSON."""
+
+    policy: tuple[str, ...] = ("hold", "random")
+    """'hold', 'random' or checkpoint paths."""
+    object: tuple[str, ...] = ("cube",)
+    wrist: tuple[str, ...] = ("all",)
+    axis: tuple[str, ...] = ("principal",)
+    """Axis names ('+z', 'xyz'), 'principal' (+-x, +-y, +-z) or vectors 'x,y,z'."""
+    episodes: int = 10
+    """Episodes per cell."""
+    num_envs: int = 16
+    seed: int = 0
+    randomize: bool = False
+    """Evaluate under the training domain randomization instead of nominal physics."""
+    out: Path = Path("out/eval")
+
+    def run(self) -> int:
+        from dexndm.eval.evaluate import evaluate
+        from dexndm.eval.policies import load_policy
+        from dexndm.sim.config import RandomizationConfig
+
+        axes = _expand(self.axis, PRINCIPAL_AXES, "principal")
+        wrists = _expand(self.wrist, WRISTS, "all")
+        for spec in self.policy:
+            policy = load_policy(spec)
+            evaluate(
+                policy,
+                objects=list(self.object),
+                wrists=wrists,
+                axes=axes,
+                episodes_per_cell=self.episodes,
+                num_envs=self.num_envs,
+                seed=self.seed,
+                randomization=RandomizationConfig() if self.randomize else RandomizationConfig.none(),
+                out_dir=self.out / Path(spec).stem,
+            )
+        return 0
+
+
+@dataclass
+class RenderCmd:
+    """Write an MP4 of one episode (offscreen MuJoCo; OSMesa on CPU)."""
+
+    policy: str = "hold"
+    object: str = "cube"
+    wrist: str = "palm_up"
+    axis: str = "+z"
+    steps: int = 100
+    out: Path = Path("out/episode.mp4")
+    seed: int = 0
+
+    def run(self) -> int:
+        from dexndm.eval.policies import load_policy
+        from dexndm.sim.render import render_episode
+
+        path = render_episode(
+            load_policy(self.policy), object=self.object, wrist=self.wrist, axis=self.axis, steps=self.steps,
+            out_path=self.out, seed=self.seed,
+        )  # fmt: skip
+        print(f"wrote {path}")
+        return 0
+
+
+@dataclass
+class DemoCmd:
+    """The main job on the embedded default: grasp cache, baseline evaluation, a rendered episode.
+
+    The neural sim-to-real loop (collect, fit, residual) joins this command as those stages land.
+    """
+
+    out: Path = Path("out/demo")
+    episodes: int = 4
+
+    def run(self) -> int:
+        rc = GraspsCmd(object=("cube",), wrist=("all",), candidates=128).run()
+        rc |= EvalCmd(
+            policy=("hold", "random"), object=("cube",), wrist=("all",), axis=("principal",),
+            episodes=self.episodes, num_envs=16, out=self.out / "eval",
+        ).run()  # fmt: skip
+        rc |= RenderCmd(out=self.out / "cube_palm_up.mp4").run()
+        return rc
+
+
+Commands = (
+    Annotated[GraspsCmd, tyro.conf.subcommand("grasps")]
+    | Annotated[EvalCmd, tyro.conf.subcommand("eval")]
+    | Annotated[RenderCmd, tyro.conf.subcommand("render")]
+    | Annotated[DemoCmd, tyro.conf.subcommand("demo")]
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cmd = tyro.cli(Commands, args=argv)  # type: ignore[arg-type]
+    try:
+        return cmd.run()
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        # user errors (bad object, profile, axis...) carry their own fix: show it without a traceback
+        print(f"dexndm: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

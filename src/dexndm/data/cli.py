@@ -1,0 +1,146 @@
+"""``dexndm data`` verbs: verify, info, drop. Plain functions; ``dexndm.cli`` wires them up.
+
+Arguments are marked ``tyro.conf.Positional`` so that ``tyro`` gives the command lines below (the
+fix hints in ``dexndm.data.verify.DROP_COMMAND`` quote that form). Output goes to stdout via rich.
+
+Examples::
+
+    dexndm data verify runs/real/episodes     # exit code 0 if every episode is intact
+    dexndm data info runs/real/episodes       # counts per wrist orientation, mode, noise, ...
+    dexndm data drop runs/real/episodes 17    # retire episode 17; a rerun collector redoes its key
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from tyro.conf import Positional
+
+from dexndm.data.manifest import ManifestError
+from dexndm.data.schema import SchemaError
+from dexndm.data.store import EpisodeStore, StoreError
+
+MAX_VALUES_SHOWN = 20
+"""``data_info`` tabulates a metadata key only if it has at most this many distinct values."""
+
+
+def _open(root: Path, console: Console, *, readonly: bool) -> EpisodeStore | None:
+    try:
+        return EpisodeStore(root, readonly=readonly)
+    except (StoreError, SchemaError, ManifestError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return None
+
+
+def data_verify(root: Positional[Path]) -> int:
+    """Check every episode of the store at ``root`` and print a table of problems.
+
+    Read-only: it repairs nothing, so it is safe while a collector is writing.
+
+    Returns:
+        Exit code: 0 if all episodes are intact, 1 if any is damaged, 2 if the store cannot be opened.
+    """
+    console = Console()
+    store = _open(root, console, readonly=True)
+    if store is None:
+        return 2
+    report = store.verify()
+    if report.problems:
+        table = Table(title=f"Damaged episodes in {root}")
+        table.add_column("episode", justify="right")
+        table.add_column("file")
+        table.add_column("problem")
+        for p in report.problems:
+            table.add_row(str(p.index), p.file, p.message.split(": ", 1)[1])
+        console.print(table)
+    if report.orphans:
+        console.print(
+            f"[yellow]{len(report.orphans)} orphan file(s)[/yellow] (uncommitted; ignored, removed "
+            f"on the next writable open): {', '.join(report.orphans)}"
+        )
+    if report.torn_manifest_tail:
+        console.print(
+            "[yellow]manifest ends in a torn line[/yellow] (ignored; truncated on the next writable open)"
+        )
+    verdict = "[green]ok[/green]" if report.ok else f"[red]{len(report.problems)} damaged[/red]"
+    console.print(f"{root}: {report.checked} episodes checked, {verdict}, {len(report.dropped)} dropped")
+    return 0 if report.ok else 1
+
+
+def data_info(root: Positional[Path]) -> dict[str, Counter[str]]:
+    """Print a store's size, schema, producer and episode counts per metadata value.
+
+    Returns:
+        ``{meta key: Counter(value as JSON text -> episodes)}`` for every key except ``key``
+        (empty Counter when the key has more than ``MAX_VALUES_SHOWN`` distinct values).
+    """
+    console = Console()
+    store = _open(root, console, readonly=True)
+    if store is None:
+        return {}
+    records = store.records()
+    meta = store.dataset_meta
+    producer = meta.get("producer", {})
+    console.print(
+        f"[bold]{root}[/bold]: {len(records)} episodes, {sum(r.steps for r in records)} steps, "
+        f"{len(store.dropped_indices())} dropped; created {meta.get('created')} "
+        f"by `{producer.get('command')}`"
+    )
+    schema = Table(title="fields (per step)")
+    schema.add_column("field")
+    schema.add_column("shape")
+    schema.add_column("dtype")
+    for name, spec in store.schema.items():
+        schema.add_row(name, str(spec.shape), spec.dtype)
+    console.print(schema)
+
+    counts: dict[str, Counter[str]] = {}
+    for rec in records:
+        for k, v in rec.meta.items():
+            if k != "key":
+                counts.setdefault(k, Counter())[_value_text(v)] += 1
+    for k in sorted(counts):
+        c = counts[k]
+        if len(c) > MAX_VALUES_SHOWN:
+            console.print(f"{k}: {len(c)} distinct values")
+            counts[k] = Counter()
+            continue
+        table = Table(title=k)
+        table.add_column("value")
+        table.add_column("episodes", justify="right")
+        for value, n in sorted(c.items()):
+            table.add_row(value, str(n))
+        console.print(table)
+    return counts
+
+
+def data_drop(root: Positional[Path], index: Positional[int], reason: str = "dropped by hand") -> int:
+    """Retire episode ``index`` by appending a tombstone to the manifest (nothing is deleted).
+
+    Returns:
+        Exit code: 0 on success, 2 if the store cannot be opened, is being written by another
+        process, or has no live episode ``index``.
+    """
+    console = Console()
+    store = _open(root, console, readonly=False)
+    if store is None:
+        return 2
+    try:
+        key = store.record(index).key
+        store.drop(index, reason)
+    except (KeyError, StoreError) as e:
+        console.print(f"[red]error:[/red] {e.args[0] if isinstance(e, KeyError) else e}")
+        return 2
+    finally:
+        store.close()
+    console.print(f"dropped episode {index} (key {key!r}); rerunning the collector collects that key again")
+    return 0
+
+
+def _value_text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v)

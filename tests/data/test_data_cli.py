@@ -1,0 +1,62 @@
+"""The ``dexndm data`` verbs: verify (exit code + table), info (counts), drop (tombstone)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dexndm.data import EpisodeStore
+from dexndm.data.cli import data_drop, data_info, data_verify
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    # rich wraps table cells to the terminal width; keep messages on one line for the asserts.
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def test_verify_exit_codes_and_table(filled_store, tmp_path, capsys):
+    assert data_verify(filled_store.root) == 0
+    assert "5 episodes checked, ok" in capsys.readouterr().out
+
+    path = filled_store.root / "episodes/ep_000002.npz"
+    data = bytearray(path.read_bytes())
+    data[-5000] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert data_verify(filled_store.root) == 1
+    out = capsys.readouterr().out
+    assert "ep_000002.npz" in out and "checksum mismatch" in out and "1 damaged" in out
+
+    assert data_verify(tmp_path / "no_store") == 2
+    assert "no episode store" in capsys.readouterr().out
+
+
+def test_info_counts_per_meta_value(filled_store, capsys):
+    counts = data_info(filled_store.root)
+    assert counts["wrist"] == {"palm_up": 3, "palm_down": 2}
+    assert counts["noise"] == {"0": 1, "1": 1, "2": 1, "3": 1, "4": 1}
+    assert "key" not in counts
+    out = capsys.readouterr().out
+    assert "5 episodes, 250 steps" in out and "joint_pos" in out and "palm_up" in out
+
+
+def test_drop_then_verify_ignores_it(filled_store, capsys):
+    path = filled_store.root / "episodes/ep_000004.npz"
+    path.write_bytes(path.read_bytes()[:100])
+    assert data_verify(filled_store.root) == 1
+
+    assert data_drop(filled_store.root, 4) == 0
+    assert "dropped episode 4 (key 'k4')" in capsys.readouterr().out
+    assert data_verify(filled_store.root) == 0
+    store = EpisodeStore(filled_store.root)
+    assert store.episode_indices() == [0, 1, 2, 3] and not store.has("k4")
+
+    assert data_drop(filled_store.root, 4) == 2
+    assert "was dropped" in capsys.readouterr().out
+
+
+def test_tyro_command_line_matches_the_fix_hint(filled_store):
+    tyro = pytest.importorskip("tyro")
+    argv = ["drop", str(filled_store.root), "3", "--reason", "bumped"]
+    verbs = {"verify": data_verify, "info": data_info, "drop": data_drop}
+    assert tyro.extras.subcommand_cli_from_dict(verbs, args=argv) == 0
+    assert EpisodeStore(filled_store.root).dropped_indices() == [3]
