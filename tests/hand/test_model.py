@@ -102,9 +102,13 @@ def test_every_joint_moves_within_its_range_under_pd():
             # the torque-limited PD gets within 0.1 rad of the target (gravity off, no load) unless
             # the finger ran into a neighbour or the palm (side-to-side joints of straight fingers
             # do); a finger never blocks itself
-            bodies = {(m.geom_bodyid[d.contact.geom1[i]], m.geom_bodyid[d.contact.geom2[i]]) for i in range(d.ncon)}
+            bodies = {
+                (m.geom_bodyid[d.contact.geom1[i]], m.geom_bodyid[d.contact.geom2[i]]) for i in range(d.ncon)
+            }
             names = {(m.body(a).name[:2], m.body(b).name[:2]) for a, b in bodies}
-            assert all(a != b for a, b in names), f"{C.JOINT_NAMES[j]}: a finger collides with itself: {names}"
+            assert all(a != b for a, b in names), (
+                f"{C.JOINT_NAMES[j]}: a finger collides with itself: {names}"
+            )
             reached = abs(d.qpos[j] - limit) < 0.1
             assert reached or names, f"{C.JOINT_NAMES[j]} reached {d.qpos[j]:.3f}, target {limit}"
 

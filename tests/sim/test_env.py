@@ -93,7 +93,9 @@ def test_cached_grasps_hold_palm_up_and_down(cfg):
 
 
 def test_opening_the_hand_palm_down_drops_the_object(cfg):
-    env = RotationEnv(dataclasses.replace(cfg, wrists=("palm_down",), randomization=RandomizationConfig.none()))
+    env = RotationEnv(
+        dataclasses.replace(cfg, wrists=("palm_down",), randomization=RandomizationConfig.none())
+    )
     ended = np.zeros(6, dtype=bool)
     for _ in range(40):
         _, _, term, _, info = env.step(np.full((6, 16), -1.0))

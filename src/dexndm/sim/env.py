@@ -395,7 +395,9 @@ class RotationEnv:
         steps = np.maximum(self.step_count[ids], 1)
         # GO Succ (ours, for the rotation task): the object ends within 0.1 pi of the last goal
         # it was guided to, i.e. the guiding goal one step behind the current one
-        back = quat_from_axis_angle(self.axis[ids], -np.full(len(ids), np.deg2rad(self.cfg.reward.goal_step_deg)))
+        back = quat_from_axis_angle(
+            self.axis[ids], -np.full(len(ids), np.deg2rad(self.cfg.reward.goal_step_deg))
+        )
         final_goal_err = quat_angle(self.obj_quat[ids], quat_mul(back, self.goal_quat[ids]))
         return {
             "rot_r": self.ep["rot_r"][ids].copy(),
@@ -404,7 +406,8 @@ class RotationEnv:
             "rot": self.ep["rot"][ids].copy(),
             "omega_k": self.ep["rot"][ids] / (steps * C.CONTROL_DT),
             "goals": self.ep["goals"][ids].copy(),
-            "go_succ": (final_goal_err < 0.1 * np.pi).astype(np.float64),
+            # a goal counts only if one was reached: holding still is not goal success
+            "go_succ": ((final_goal_err < 0.1 * np.pi) & (self.ep["goals"][ids] >= 1)).astype(np.float64),
             "reward": self.ep["reward"][ids].copy(),
             "steps": self.step_count[ids].astype(np.float64),
         }

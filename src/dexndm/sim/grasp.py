@@ -244,10 +244,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DEXNDM_CACHE", Path.home() / ".cache" / "dexndm")) / "grasps"
 
 
-def cache_key(obj: ObjectSpec, wrist_quat: np.ndarray, cfg: GraspConfig, physics: PhysicsConfig) -> str:
+def cache_key(
+    obj: ObjectSpec, wrist_quat: np.ndarray, cfg: GraspConfig, physics: PhysicsConfig, seed: int = 0
+) -> str:
     """A name that changes whenever anything that shapes the grasps changes."""
     h = hashlib.sha256()
-    h.update(json.dumps([obj.name, obj.kind, list(obj.size), obj.mass, CACHE_VERSION]).encode())
+    h.update(json.dumps([obj.name, obj.kind, list(obj.size), obj.mass, CACHE_VERSION, seed]).encode())
     for part in obj.convex_parts:
         h.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
     h.update(np.round(np.asarray(wrist_quat, dtype=np.float64), 6).tobytes())
@@ -260,8 +262,8 @@ def save_grasps(path: Path, grasps: GraspSet) -> None:
     import io
 
     buf = io.BytesIO()
-    np.savez(buf, version=CACHE_VERSION, **{k: v for k, v in vars(grasps).items() if isinstance(v, np.ndarray)},
-             tried=grasps.tried)  # fmt: skip
+    arrays = {k: v for k, v in vars(grasps).items() if isinstance(v, np.ndarray)}
+    np.savez(buf, version=CACHE_VERSION, tried=grasps.tried, **arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -287,7 +289,7 @@ def cached_grasps(
     seed: int = 0,
 ) -> GraspSet:
     """Load the grasps for (object, wrist) from the cache, generating and saving them if absent."""
-    path = (cache_dir or default_cache_dir()) / f"{cache_key(obj, wrist_quat, cfg, physics)}.npz"
+    path = (cache_dir or default_cache_dir()) / f"{cache_key(obj, wrist_quat, cfg, physics, seed)}.npz"
     if path.exists():
         return load_grasps(path)
     grasps = generate_grasps(obj, wrist_quat, cfg, physics, seed=seed)

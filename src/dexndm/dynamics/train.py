@@ -1,0 +1,413 @@
+"""Training a dynamics model: Adam on sampled windows, best-eval selection, checkpoints, resume.
+
+The paper pre-trains the joint-wise model on simulated data, then fine-tunes it on real data
+(9:1 episode split) keeping the checkpoint with the best eval error. That is two calls::
+
+    from dexndm.dynamics import FitConfig, JointWiseDynamics, fit_dynamics, split_windows
+
+    model = JointWiseDynamics(window=10)
+    sim_train, sim_eval = split_windows(sim_q, sim_a, window=10, seed=0)
+    fit_dynamics(model, sim_train, sim_eval, FitConfig(steps=50_000, log_dir="runs/ndm_pretrain"))
+    real_train, real_eval = split_windows(real_q, real_a, window=10, seed=0)
+    fit_dynamics(model, real_train, real_eval, FitConfig(steps=20_000, lr=3e-4, log_dir="runs/ndm_finetune"))
+    # model now holds the fine-tuned best-eval weights; runs/ndm_finetune/best.pt is the file.
+
+The second call starts from the first's best weights and keeps its normalisation statistics
+(``fit_normalization="auto"`` only fits them on a model that has none), because re-fitting them
+would change the function the pre-trained weights compute.
+
+Files under ``log_dir``: ``best.pt`` (+ ``best.pt.json``) the best-eval model (see
+:mod:`dexndm.dynamics.checkpoint`); ``checkpoints/last.pt`` the periodic training state (model,
+optimizer, step, sampler RNG, best-so-far) used to resume; ``tb/`` TensorBoard scalars.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from dexndm.dynamics.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointMismatchError,
+    atomic_torch_save,
+    check_payload,
+    load_dynamics,
+    model_payload,
+    save_dynamics,
+)
+from dexndm.dynamics.metrics import open_loop_error
+from dexndm.dynamics.models import DynamicsModel
+from dexndm.dynamics.windows import EpisodeWindows
+
+__all__ = ["FitConfig", "FitResult", "fit_dynamics", "load_dynamics", "save_dynamics"]
+
+TRAIN_STATE_FORMAT = "dexndm.dynamics.train_state"
+
+# Fit settings that shape the optimisation; resuming with any of them changed is refused, since
+# the result would be neither the old run nor a clean new one. (steps may change: it extends a run.)
+_RESUME_MUST_MATCH = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "min_lr_fraction",
+    "weight_decay",
+    "grad_clip_norm",
+    "rollout_horizon",
+    "seed",
+)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of one :func:`fit_dynamics` call."""
+
+    steps: int | None = 20_000
+    """Optimiser steps; ignored when ``epochs`` is set."""
+    epochs: float | None = None
+    """If set, train for ``ceil(epochs * train_windows / batch_size)`` steps instead."""
+    batch_size: int = 1024
+    """Windows per step, sampled uniformly with replacement from the train windows."""
+    lr: float = 1e-3
+    """Adam learning rate (peak, for the cosine schedule)."""
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    """Cosine decay from ``lr`` to ``lr * min_lr_fraction`` over the run, or constant."""
+    min_lr_fraction: float = 0.05
+    """Final learning rate as a fraction of ``lr`` for the cosine schedule."""
+    weight_decay: float = 0.0
+    """Adam L2 weight decay."""
+    grad_clip_norm: float | None = 1.0
+    """Clip the global gradient norm to this; None disables clipping."""
+    rollout_horizon: int = 1
+    """k of the k-step open-loop loss (1 = one-step loss). Eval uses the same k."""
+    eval_every: int = 500
+    """Evaluate (and maybe keep as best) every this many steps, at step 0 and at the end."""
+    eval_windows: int | None = 20_000
+    """Evaluate on at most this many evenly spaced eval windows (None: all)."""
+    checkpoint_every: int = 1000
+    """Write ``checkpoints/last.pt`` every this many steps and at the end (needs ``log_dir``)."""
+    log_dir: str | None = None
+    """Where best.pt, checkpoints/ and tb/ go; None keeps everything in memory."""
+    resume: bool = True
+    """Continue from ``log_dir/checkpoints/last.pt`` if it exists; False starts over."""
+    fit_normalization: Literal["auto", "always", "never"] = "auto"
+    """Fit the model's normalisation statistics on the train data: "auto" only if it has none."""
+    normalization_windows: int = 100_000
+    """Evenly spaced train windows used to fit the statistics."""
+    seed: int = 0
+    """Seeds the batch sampler (its state is checkpointed, so resuming is exact)."""
+    device: str = "cpu"
+    """Torch device for the model and batches; the episode arrays stay where they are."""
+    progress: bool = True
+    """Show a rich progress bar (rate, ETA, loss, eval error)."""
+
+
+@dataclass
+class FitResult:
+    """What a :func:`fit_dynamics` call did; the model passed in now holds the best weights."""
+
+    best_eval_mae: float
+    """Best eval error: mean abs error of the ``rollout_horizon``-step prediction, rad."""
+    best_step: int
+    """Step at which it was reached (0 = the weights the call started with)."""
+    start_step: int
+    """0, or the step this call resumed from."""
+    final_step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    """One record per evaluation: step, train_loss, eval_mae, eval_hold_mae, lr."""
+    best_path: Path | None = None
+    """``log_dir/best.pt`` when a log dir was given."""
+
+
+def _num_steps(cfg: FitConfig, num_train_windows: int) -> int:
+    if cfg.epochs is not None:
+        return max(1, math.ceil(cfg.epochs * num_train_windows / cfg.batch_size))
+    if cfg.steps is None or cfg.steps < 1:
+        raise ValueError("FitConfig needs steps >= 1 or epochs")
+    return cfg.steps
+
+
+def _lr_at(cfg: FitConfig, step: int, total: int) -> float:
+    # A pure function of the step, so resuming needs no scheduler state.
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    progress = min(step / max(total, 1), 1.0)
+    floor = cfg.min_lr_fraction
+    return cfg.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _maybe_fit_normalization(model: DynamicsModel, train: EpisodeWindows, cfg: FitConfig) -> None:
+    fitted = bool(model.normalization_fitted)
+    if cfg.fit_normalization == "never" or (cfg.fit_normalization == "auto" and fitted):
+        return
+    data = train.with_horizon(1)
+    batch = data.gather(data.evenly_spaced(cfg.normalization_windows))
+    device = model.input_mean.device
+    model.fit_normalization(batch.q_hist.to(device), batch.a_hist.to(device), batch.q_future[:, 0].to(device))
+
+
+def rollout_loss(
+    model: DynamicsModel, q_hist: torch.Tensor, a_seq: torch.Tensor, q_future: torch.Tensor
+) -> torch.Tensor:
+    """Mean squared k-step error, each joint scaled by its one-step change std (unitless).
+
+    For k = 1 this is exactly the MSE of the standardised change the network outputs.
+    """
+    pred = model.rollout(q_hist, a_seq)
+    return (((pred - q_future) / model.delta_std) ** 2).mean()
+
+
+def _data_signature(train: EpisodeWindows, eval_data: EpisodeWindows) -> dict[str, int]:
+    return {
+        "train_episodes": train.num_episodes,
+        "eval_episodes": eval_data.num_episodes,
+        "steps_per_episode": int(train.joint_pos.shape[1]),
+        "num_joints": train.num_joints,
+    }
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]fit {task.description}"),
+        BarColumn(bar_width=12),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f} samples/s"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("loss {task.fields[loss]:.4f} eval {task.fields[eval_mrad]:.3f} mrad"),
+        disable=not enabled,
+    )
+
+
+class _Run:
+    """The mutable state of one fit, checkpointable as a dict of builtins and tensors."""
+
+    def __init__(self, model: DynamicsModel, optimizer: torch.optim.Optimizer, seed: int) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.sampler = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.best_mae = math.inf
+        self.best_step = -1
+        self.best_state: dict[str, torch.Tensor] = {}
+        self.history: list[dict[str, float]] = []
+
+    def state(self, cfg: FitConfig, data_signature: dict[str, int]) -> dict[str, Any]:
+        return {
+            "format": TRAIN_STATE_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": model_payload(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "sampler_rng": self.sampler.get_state(),
+            "best": {"eval_mae": self.best_mae, "step": self.best_step, "model_state": self.best_state},
+            "history": self.history,
+            "fit_config": asdict(cfg),
+            "data": data_signature,
+        }
+
+    def restore(self, path: Path, cfg: FitConfig, data_signature: dict[str, int]) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT:
+            raise CheckpointMismatchError(f"{path} is not a dexndm dynamics training checkpoint")
+        if state.get("format_version") != FORMAT_VERSION:
+            raise CheckpointMismatchError(
+                f"{path} has training-state format version {state.get('format_version')}, this dexndm "
+                f"reads {FORMAT_VERSION}; start a new log_dir or pass resume=False"
+            )
+        check_payload(state["model"], str(path), expected_config=self.model.config)
+        old_cfg = state["fit_config"]
+        changed = {
+            k: (old_cfg.get(k), getattr(cfg, k))
+            for k in _RESUME_MUST_MATCH
+            if old_cfg.get(k) != getattr(cfg, k)
+        }
+        if state["data"] != data_signature:
+            changed["data"] = (state["data"], data_signature)
+        if changed:
+            details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
+            raise CheckpointMismatchError(
+                f"cannot resume from {path}, the run differs: {details}. "
+                "Use the original settings, a new log_dir, or resume=False to start over."
+            )
+        self.model.load_state_dict(state["model"]["model_state"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.set_state(state["sampler_rng"])
+        self.step = int(state["step"])
+        self.best_mae = float(state["best"]["eval_mae"])
+        self.best_step = int(state["best"]["step"])
+        self.best_state = state["best"]["model_state"]
+        self.history = list(state["history"])
+
+
+def fit_dynamics(
+    model: DynamicsModel,
+    train_data: EpisodeWindows,
+    eval_data: EpisodeWindows,
+    cfg: FitConfig = FitConfig(),  # noqa: B008 - frozen dataclass, safe as a default
+    extra: dict[str, Any] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> FitResult:
+    """Train ``model`` in place on windows of ``train_data``; keep the best on ``eval_data``.
+
+    Args:
+        model: any :class:`DynamicsModel`; trained in place, and on return it holds the weights
+            with the lowest eval error seen (including the weights it started with, step 0).
+        train_data, eval_data: windows with the model's ``window`` (their ``horizon`` is ignored;
+            ``cfg.rollout_horizon`` is used), usually from :func:`split_windows`.
+        cfg: see :class:`FitConfig`.
+        extra: provenance stored with ``best.pt`` (e.g. ``{"pretrained_from": "runs/x/best.pt"}``).
+        on_step: called as ``on_step(step, loss)`` after every completed step (after any
+            checkpoint of that step), e.g. for custom logging.
+
+    Returns:
+        :class:`FitResult`. The eval error is the mean abs error (rad, averaged over joints) of the
+        ``rollout_horizon``-th open-loop prediction on (up to ``cfg.eval_windows``) eval windows.
+    """
+    if train_data.window != model.window or eval_data.window != model.window:
+        raise ValueError(
+            f"data windows ({train_data.window}, {eval_data.window}) must equal the model's {model.window}"
+        )
+    horizon = cfg.rollout_horizon
+    train, evaluation = train_data.with_horizon(horizon), eval_data.with_horizon(horizon)
+    if len(evaluation) == 0:
+        raise ValueError(
+            "eval_data has no episodes; best-eval selection needs held-out episodes "
+            "(split_windows with eval_fraction > 0)"
+        )
+    total_steps = _num_steps(cfg, len(train))
+    device = torch.device(cfg.device)
+    model.to(device)
+    _maybe_fit_normalization(model, train, cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    run = _Run(model, optimizer, cfg.seed)
+    signature = _data_signature(train, evaluation)
+
+    log_dir = Path(cfg.log_dir) if cfg.log_dir is not None else None
+    last_path = log_dir / "checkpoints" / "last.pt" if log_dir else None
+    best_path = log_dir / "best.pt" if log_dir else None
+    if last_path is not None and cfg.resume and last_path.exists():
+        run.restore(last_path, cfg, signature)
+    start_step = run.step
+    writer = _summary_writer(log_dir, start_step)
+
+    def evaluate(train_loss: float) -> float:
+        err = open_loop_error(model, evaluation, horizon, cfg.eval_windows)
+        record = {
+            "step": run.step,
+            "train_loss": train_loss,
+            "eval_mae": err.final,
+            "eval_hold_mae": err.hold_final,
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+        run.history.append(record)
+        if writer is not None:
+            writer.add_scalar("eval/mae_rad", err.final, run.step)
+            writer.add_scalar("eval/mae_over_hold", err.final / max(err.hold_final, 1e-12), run.step)
+        # The first evaluation always counts, so the model handed back is never empty-handed.
+        if err.final < run.best_mae or not run.best_state:
+            run.best_mae, run.best_step = err.final, run.step
+            run.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if best_path is not None:
+                save_dynamics(best_path, model, _best_extra(run, cfg, signature, extra))
+        return err.final
+
+    eval_mrad = math.nan
+    if run.step == 0:
+        eval_mrad = 1e3 * evaluate(math.nan)
+    model.train()
+    loss_sum, loss_count, tick, tick_step = 0.0, 0, time.perf_counter(), run.step
+    with _progress(cfg.progress) as progress:
+        task = progress.add_task(
+            model.config.kind,
+            total=total_steps,
+            completed=run.step,
+            rate=0.0,
+            loss=math.nan,
+            eval_mrad=eval_mrad,
+        )
+        while run.step < total_steps:
+            lr = _lr_at(cfg, run.step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            index = torch.randint(len(train), (cfg.batch_size,), generator=run.sampler)
+            batch = train.gather(index).to(device)
+            loss = rollout_loss(model, batch.q_hist, batch.a_seq, batch.q_future)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
+            optimizer.step()
+            run.step += 1
+            loss_value = loss.item()
+            loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
+
+            is_last = run.step == total_steps
+            if run.step % cfg.eval_every == 0 or is_last:
+                elapsed = time.perf_counter() - tick
+                rate = (run.step - tick_step) * cfg.batch_size / max(elapsed, 1e-9)
+                mean_loss = loss_sum / loss_count
+                eval_mrad = 1e3 * evaluate(mean_loss)
+                model.train()
+                if writer is not None:
+                    writer.add_scalar("train/loss", mean_loss, run.step)
+                    writer.add_scalar("train/lr", lr, run.step)
+                    writer.add_scalar("perf/samples_per_s", rate, run.step)
+                progress.update(task, rate=rate, loss=mean_loss, eval_mrad=eval_mrad)
+                loss_sum, loss_count, tick, tick_step = 0.0, 0, time.perf_counter(), run.step
+            if last_path is not None and (run.step % cfg.checkpoint_every == 0 or is_last):
+                atomic_torch_save(run.state(cfg, signature), last_path)
+            progress.update(task, completed=run.step)
+            if on_step is not None:
+                on_step(run.step, loss_value)
+
+    if writer is not None:
+        writer.close()
+    model.load_state_dict(run.best_state)
+    model.eval()
+    return FitResult(
+        best_eval_mae=run.best_mae,
+        best_step=run.best_step,
+        start_step=start_step,
+        final_step=run.step,
+        history=run.history,
+        best_path=best_path,
+    )
+
+
+def _best_extra(
+    run: _Run, cfg: FitConfig, signature: dict[str, int], extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "step": run.step,
+        "eval_mae_rad": run.best_mae,
+        "eval_horizon": cfg.rollout_horizon,
+        "fit_config": asdict(cfg),
+        "data": signature,
+        **(extra or {}),
+    }
+
+
+def _summary_writer(log_dir: Path | None, start_step: int):
+    if log_dir is None:
+        return None
+    # Imported lazily: tensorboard's import is slow and only needed when logging to disk.
+    from torch.utils.tensorboard import SummaryWriter
+
+    # purge_step drops events a crashed run wrote after its last checkpoint.
+    return SummaryWriter(str(log_dir / "tb"), purge_step=start_step if start_step > 0 else None)

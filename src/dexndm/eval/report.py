@@ -1,0 +1,108 @@
+"""Evaluation output: CSV / JSON files with sidecars, and the rich table.
+
+Files (in ``out_dir``):
+    ``episodes.csv``: one row per episode (``EvalResult.episodes``).
+    ``summary.csv``: one row per cell, ``<metric>_mean`` / ``<metric>_std`` and ``n``.
+    ``summary.json``: ``{"cells": [...], "overall": {...}, "config": {...}, "wall_s": s}``.
+Each gets a ``<file>.json`` sidecar (``dexndm.data.artifacts.write_sidecar``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+
+from dexndm.data.artifacts import json_default, write_sidecar
+from dexndm.data.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from dexndm.eval.evaluate import EvalResult
+
+TABLE_COLUMNS = (
+    ("RotR", "rot_r"), ("RotP", "rot_p"), ("TTF", "ttf"), ("Rot rad", "rot"),
+    ("ω rad/s", "omega_k"), ("GO", "go_succ"),
+)  # fmt: skip
+"""(header, metric) pairs of the printed table."""
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_result(
+    result: EvalResult, out_dir: Path, command: str | list[str] | None = None
+) -> dict[str, Path]:
+    """Write the three files and their sidecars; returns ``{"episodes"|"summary_csv"|"summary_json": path}``.
+
+    Args:
+        command: recorded in the sidecars; ``None`` records ``sys.argv``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "episodes": atomic_write_text(out_dir / "episodes.csv", _csv_text(result.episodes)),
+        "summary_csv": atomic_write_text(out_dir / "summary.csv", _csv_text(result.summary)),
+        "summary_json": atomic_write_text(
+            out_dir / "summary.json",
+            json.dumps(
+                {"cells": result.summary, "overall": result.overall, "config": result.config,
+                 "wall_s": result.wall_s},
+                indent=2, default=json_default,
+            ) + "\n",
+        ),
+    }  # fmt: skip
+    for path in paths.values():
+        write_sidecar(path, command=command, config=result.config)
+    return {k: Path(p) for k, p in paths.items()}
+
+
+def _cell(stats: dict[str, Any], metric: str, two_lines: bool) -> str:
+    mean, std = stats[f"{metric}_mean"], stats[f"{metric}_std"]
+    return f"{mean:.2f}\n±{std:.2f}" if two_lines else f"{mean:.3f}±{std:.2f}"
+
+
+def result_table(result: EvalResult, two_lines: bool = False) -> Table:
+    """Rows: cells, then ``all``; columns: mean ± std of RotR, RotP, TTF, Rot, omega.k, GO.
+
+    Args:
+        two_lines: the std under the mean, so that the table fits an 80-column terminal.
+    """
+    cfg = result.config
+    table = Table(
+        box=box.SIMPLE_HEAD if two_lines else box.HEAVY_HEAD,
+        pad_edge=not two_lines,
+        collapse_padding=two_lines,
+        title=f"{cfg.get('policy', 'policy')}: {cfg.get('episodes_per_cell')} episodes per cell, "
+        f"{result.wall_s:.1f} s",
+        caption="RotR: sum of ω·k (rad/s); RotP: mean |ω×k| (rad/s, lower is better); TTF: fraction of "
+        "the episode held; GO: goal-orientation success",
+    )
+
+    def label(text: str) -> str:
+        # a 'x,y,z' axis or 'w,x,y,z' wrist stacks its numbers when the table must be narrow
+        return text.replace(",", ",\n") if two_lines and "," in text else text
+
+    for name in ("object", "wrist", "axis", "n"):
+        table.add_column(name, justify="right" if name == "n" else "left", no_wrap=True)
+    for header, _ in TABLE_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in result.summary:
+        table.add_row(
+            row["object"], label(row["wrist"]), label(row["axis"]), str(row["n"]),
+            *(_cell(row, m, two_lines) for _, m in TABLE_COLUMNS),
+        )  # fmt: skip
+    if len(result.summary) > 1:
+        table.add_section()
+        overall = (_cell(result.overall, m, two_lines) for _, m in TABLE_COLUMNS)
+        table.add_row("all", "", "", str(result.overall["n"]), *overall)
+    return table
