@@ -331,53 +331,59 @@ def fit_dynamics(
     if run.step == 0:
         eval_mrad = 1e3 * evaluate(math.nan)
     model.train()
-    loss_sum, loss_count, tick, tick_step = 0.0, 0, time.perf_counter(), run.step
-    with _progress(cfg.progress) as progress:
-        task = progress.add_task(
-            model.config.kind,
-            total=total_steps,
-            completed=run.step,
-            rate=0.0,
-            loss=math.nan,
-            eval_mrad=eval_mrad,
-        )
-        while run.step < total_steps:
-            lr = _lr_at(cfg, run.step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            index = torch.randint(len(train), (cfg.batch_size,), generator=run.sampler)
-            batch = train.gather(index).to(device)
-            loss = rollout_loss(model, batch.q_hist, batch.a_seq, batch.q_future)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
-            optimizer.step()
-            run.step += 1
-            loss_value = loss.item()
-            loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
+    # The loss is summed on the device and read back only at evaluations: a .item() per step
+    # would stall a GPU every step.
+    loss_sum, loss_count = torch.zeros((), device=device), 0
+    tick, tick_step = time.perf_counter(), run.step
+    progress = _progress(cfg.progress)
+    try:
+        with progress:
+            task = progress.add_task(
+                model.config.kind,
+                total=total_steps,
+                completed=run.step,
+                rate=0.0,
+                loss=math.nan,
+                eval_mrad=eval_mrad,
+            )
+            while run.step < total_steps:
+                lr = _lr_at(cfg, run.step, total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                index = torch.randint(len(train), (cfg.batch_size,), generator=run.sampler)
+                batch = train.gather(index).to(device)
+                loss = rollout_loss(model, batch.q_hist, batch.a_seq, batch.q_future)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
+                optimizer.step()
+                run.step += 1
+                loss_sum += loss.detach()
+                loss_count += 1
 
-            is_last = run.step == total_steps
-            if run.step % cfg.eval_every == 0 or is_last:
-                elapsed = time.perf_counter() - tick
-                rate = (run.step - tick_step) * cfg.batch_size / max(elapsed, 1e-9)
-                mean_loss = loss_sum / loss_count
-                eval_mrad = 1e3 * evaluate(mean_loss)
-                model.train()
-                if writer is not None:
-                    writer.add_scalar("train/loss", mean_loss, run.step)
-                    writer.add_scalar("train/lr", lr, run.step)
-                    writer.add_scalar("perf/samples_per_s", rate, run.step)
-                progress.update(task, rate=rate, loss=mean_loss, eval_mrad=eval_mrad)
-                loss_sum, loss_count, tick, tick_step = 0.0, 0, time.perf_counter(), run.step
-            if last_path is not None and (run.step % cfg.checkpoint_every == 0 or is_last):
-                atomic_torch_save(run.state(cfg, signature), last_path)
-            progress.update(task, completed=run.step)
-            if on_step is not None:
-                on_step(run.step, loss_value)
+                is_last = run.step == total_steps
+                if run.step % cfg.eval_every == 0 or is_last:
+                    mean_loss = loss_sum.item() / loss_count
+                    rate = (run.step - tick_step) * cfg.batch_size / max(time.perf_counter() - tick, 1e-9)
+                    eval_mrad = 1e3 * evaluate(mean_loss)
+                    model.train()
+                    if writer is not None:
+                        writer.add_scalar("train/loss", mean_loss, run.step)
+                        writer.add_scalar("train/lr", lr, run.step)
+                        writer.add_scalar("perf/samples_per_s", rate, run.step)
+                    progress.update(task, rate=rate, loss=mean_loss, eval_mrad=eval_mrad)
+                    loss_sum, loss_count = torch.zeros((), device=device), 0
+                    tick, tick_step = time.perf_counter(), run.step
+                if last_path is not None and (run.step % cfg.checkpoint_every == 0 or is_last):
+                    atomic_torch_save(run.state(cfg, signature), last_path)
+                progress.update(task, completed=run.step)
+                if on_step is not None:
+                    on_step(run.step, loss.item())
+    finally:
+        if writer is not None:
+            writer.close()
 
-    if writer is not None:
-        writer.close()
     model.load_state_dict(run.best_state)
     model.eval()
     return FitResult(
