@@ -1,9 +1,9 @@
 """Control-step throughput of the batched rotation env beside the raw physics rate.
 
 For each N this builds ``RotationEnv`` (the 6 cm cube, palm up, +z, the training domain
-randomization) and times five paths, interleaved round by round (their order rotated) so that
+randomization) and times six paths, interleaved round by round (their order rotated) so that
 load from other processes on a shared machine hits them alike; rates are N x control steps per
-wall second, and physics substeps/s are that x ``substeps`` (6):
+wall second, and physics substeps/s are that x ``substeps`` (6); ratios are medians over rounds:
 
 * ``env``: ``env.step(actions)`` with small random actions (uniform in +-``--action``: a
   HoldPolicy-like jitter), the env resetting dropped cubes as it does in training.
@@ -22,6 +22,12 @@ wall second, and physics substeps/s are that x ``substeps`` (6):
   grasp, so ``env / raw_like`` is the env's overhead on the physics it actually runs.
 * ``batch_split``: ``Batch.step`` with those controls, called as ``RotationEnv._advance_physics``
   calls it (split at every distinct latency: up to 4 calls per control step).
+* ``batch_delay`` (a proposal, not the env): the same physics with the latency as MuJoCo 4
+  actuator delays (``make_delay_batch``), one ``Batch.step`` per control step; each run checks
+  that it matches ``batch_split`` bit for bit.
+
+The env's own time is split into its physics calls (``_advance_physics``, timed by wrapping it
+on the instance) and the Python around them.
 
 The non-env paths restart from the held snapshot every ``--segment`` control steps (restarts are
 not timed), as the env's resets do. Also: the physics cost of one substep of one simulation
@@ -29,7 +35,8 @@ not timed), as the env's resets do. Also: the physics cost of one substep of one
 and the mean number of contacts per simulation.
 
     .venv/bin/python benchmarks/env_throughput.py
-    .venv/bin/python benchmarks/env_throughput.py --n 1 16 64 256 --seconds 3 --rounds 6 --threads 0
+    .venv/bin/python benchmarks/env_throughput.py --profile 64   # the RESULTS.md run: N = 1 16 64 256
+    .venv/bin/python benchmarks/env_throughput.py --n 64 256 --action 0   # HoldPolicy: zero actions
     .venv/bin/python benchmarks/env_throughput.py --n 64 --profile 64
 """
 
@@ -54,7 +61,7 @@ from dexndm.hand import constants as C
 from dexndm.sim.config import EnvConfig, RandomizationConfig
 from dexndm.sim.env import RotationEnv
 from dexndm.sim.grasp import default_cache_dir
-from dexndm.sim.scene import WRIST_POS
+from dexndm.sim.scene import WRIST_POS, build_scene_spec
 
 FULL = mujoco.mjtState.mjSTATE_FULLPHYSICS.value
 # rollout's per-step inputs: the controls, and the mocap wrist pose (not part of FULLPHYSICS)
@@ -62,6 +69,12 @@ CONTROL_SPEC = int(
     mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
 )
 WARM = mujoco.mjtState.mjSTATE_WARMSTART.value
+# MuJoCo's instability warnings (the simulation is reset when one is raised)
+BAD = [
+    int(mujoco.mjtWarning.mjWARN_BADQPOS),
+    int(mujoco.mjtWarning.mjWARN_BADQVEL),
+    int(mujoco.mjtWarning.mjWARN_BADQACC),
+]
 # the expanded (per-simulation) model fields of the env's batch
 EXPANDED = ("body_mass", "body_inertia", "body_ipos", "geom_friction", "actuator_gainprm", "actuator_biasprm")
 
@@ -84,11 +97,12 @@ class Timer:
         return self.steps / self.seconds if self.seconds else float("nan")
 
 
-PATHS = ("env", "batch_held", "raw_held", "raw_like", "batch_split")
+PATHS = ("env", "batch_held", "raw_held", "raw_like", "batch_split", "batch_delay")
 """env: env.step. batch_held: Batch.step, one call per control step, targets held. raw_held: rollout,
 targets held. raw_like: rollout with env-like per-substep controls (the same random actions and
 per-env latency). batch_split: Batch.step with those controls, called as the env calls it (split at
-the latency boundaries)."""
+the latency boundaries). batch_delay: the same physics with the latency as MuJoCo actuator delays,
+one Batch.step call per control step (a proposal: see make_delay_batch)."""
 
 
 @dataclass
@@ -105,6 +119,8 @@ class Row:
     env_unstable: int
     k: int
     seg: int
+    delay_diff: tuple[float, int]  # max |qpos| of batch_delay - batch_split after a segment, sims left out
+    env_python_ms: float  # ms per env.step outside its physics calls (_advance_physics)
 
     def rate(self, path: str) -> float:
         return self.t[path].rate
@@ -113,7 +129,11 @@ class Row:
         return self.t[a].rate / self.t[b].rate
 
     def round_ratios(self, a: str, b: str) -> list[float]:
+        """a / b in each round: the two ran back to back, under about the same outside load."""
         return [x / y for x, y in zip(self.t[a].rounds, self.t[b].rounds, strict=True)]
+
+    def median_ratio(self, a: str, b: str) -> float:
+        return float(np.median(self.round_ratios(a, b)))
 
 
 def make_env(n: int, args: argparse.Namespace) -> RotationEnv:
@@ -160,6 +180,43 @@ def make_batch(env: RotationEnv, rows: np.ndarray, nthread: int) -> mjbatch.Batc
 
 def object_held(obj_pos: np.ndarray, fall: float) -> np.ndarray:
     return np.linalg.norm(obj_pos - WRIST_POS, axis=-1) < fall
+
+
+def make_delay_batch(env: RotationEnv, ref: mjbatch.Batch, lat: np.ndarray, ctrl0: np.ndarray):
+    """The env's physics with its action latency moved into the engine (a proposal, not the env).
+
+    The scene's actuators get a MuJoCo 4 history buffer (zero-order hold) and each simulation an
+    ``actuator_delay`` of latency x timestep, so that one ``Batch.step(nstep=substeps)`` per control
+    step replaces the env's calls split at the latency boundaries. ``ref`` is a batch of the env's
+    model with its per-simulation parameters and held states (make_batch). Returns the batch and a
+    function that copies ``ref``'s state into it, the history primed with ``ctrl0``.
+    """
+    grp = env.groups[0]
+    spec = build_scene_spec(grp.obj, env.cfg.physics)
+    nsample = int(lat.max()) + 2
+    for act in spec.actuators:
+        act.nsample, act.interp, act.delay = nsample, 0, 0.0
+    model = spec.compile()
+    b = mjbatch.Batch(model, ref.nsim, nthread=ref.nthread, persistent=True)
+    for name in EXPANDED:
+        b.expand(name)[:] = ref.expand(name)
+    b.expand("actuator_delay")[:] = (lat * model.opt.timestep)[:, None]
+    fields = ("time", "qpos", "qvel", "qacc_warmstart", "ctrl", "mocap_pos", "mocap_quat", "xfrc_applied")
+
+    def restart() -> None:
+        d = mujoco.MjData(model)
+        hist = b.bind("history")
+        for f in fields:
+            b.bind(f)[:] = ref.bind(f)
+        for i in range(b.nsim):
+            d.time = ref.bind("time")[i]
+            times = d.time + model.opt.timestep * np.arange(-nsample, 0.0)[:, None]
+            for j in range(model.nu):
+                mujoco.mj_initCtrlHistory(model, d, j, times, np.full((nsample, 1), ctrl0[i, j]))
+            mujoco.mj_getState(model, d, hist[i], mujoco.mjtState.mjSTATE_HISTORY)
+        b.forward(stage=mujoco.mjtStage.mjSTAGE_VEL)
+
+    return b, restart
 
 
 def like_controls(ctrl0: np.ndarray, lat: np.ndarray, acts: list[np.ndarray], sub: int):
@@ -261,14 +318,50 @@ def measure(n: int, args: argparse.Namespace, rng: np.random.Generator) -> Row:
         batch.state[:] = rows
         batch.forward(stage=mujoco.mjtStage.mjSTAGE_VEL)
 
+    delay_batch, restart_delay = make_delay_batch(env, batch, lat, ctrl0)
+    restart_batch()
+    restart_delay()  # prime the history once, from the held snapshot; then copy the rows
+    delay_rows = delay_batch.state.copy()
+
+    def restart_delay_batch() -> None:
+        delay_batch.state[:] = delay_rows
+        delay_batch.forward(stage=mujoco.mjtStage.mjSTAGE_VEL)
+
+    def delay_steps(targets: np.ndarray) -> None:
+        ctrl = delay_batch.bind("ctrl")
+        for c in range(1, len(targets)):
+            ctrl[:] = targets[c]
+            delay_batch.step(nstep=sub, stage=mujoco.mjtStage.mjSTAGE_VEL)
+
+    # the delay batch must run the env's physics exactly: compare with the split calls
+    _, check_targets = like_controls(ctrl0, lat, [actions() for _ in range(seg)], sub)
+    restart_batch()
+    batch_split_steps(batch, check_targets, lat, sub)
+    restart_delay_batch()
+    delay_steps(check_targets)
+    # (a simulation that went unstable was reset by MuJoCo, differently in the two: left out)
+    blew_up = (batch.warning[:, BAD, 1].sum(1) > 0) | (delay_batch.warning[:, BAD, 1].sum(1) > 0)
+    qdiff = np.abs(delay_batch.bind("qpos") - batch.bind("qpos")).max(1)
+    delay_diff = (float(qdiff[~blew_up].max()) if (~blew_up).any() else 0.0, int(blew_up.sum()))
+
+    # time the env's physics calls (its _advance_physics) inside env.step, without changing the env
+    physics_s = [0.0]
+    advance = env._advance_physics
+
+    def timed_advance(prev_targets: np.ndarray) -> None:
+        t = time.perf_counter()
+        advance(prev_targets)
+        physics_s[0] += time.perf_counter() - t
+
+    env._advance_physics = timed_advance  # type: ignore[method-assign]
+
     rollout(held_control)  # warm the pool
     timers = {p: Timer() for p in PATHS}
     resets0 = int(env.resets.sum())
-    unstable = mujoco.mjtWarning
-    bad = [int(unstable.mjWARN_BADQPOS), int(unstable.mjWARN_BADQVEL), int(unstable.mjWARN_BADQACC)]
-    warn0 = int(grp.sim.warning[:, bad, 1].sum())
+    warn0 = int(grp.sim.warning[:, BAD, 1].sum())
     ncon = {p: [] for p in ("env", "held", "like")}
     held, held_like = [], []
+    env_python_s = 0.0
     b_ncon = batch.bind("ncon")
     fall = env.cfg.fall_distance
     for r in range(args.rounds):
@@ -278,10 +371,12 @@ def measure(n: int, args: argparse.Namespace, rng: np.random.Generator) -> Row:
         for what in order:
             dt = 0.0
             if what == "env":
+                physics_s[0] = 0.0
                 t = time.perf_counter()
                 for a in acts:
                     env.step(a)
                 dt = time.perf_counter() - t
+                env_python_s += dt - physics_s[0]
                 ncon["env"].append(float(np.mean(env_ncon)))
             elif what == "batch_held":
                 for _ in range(nseg):
@@ -299,6 +394,12 @@ def measure(n: int, args: argparse.Namespace, rng: np.random.Generator) -> Row:
                     batch_split_steps(batch, targets, lat, sub)
                     dt += time.perf_counter() - t
                     ncon["like"].append(float(np.mean(b_ncon)))
+            elif what == "batch_delay":
+                for _, targets in segments:
+                    restart_delay_batch()
+                    t = time.perf_counter()
+                    delay_steps(targets)
+                    dt += time.perf_counter() - t
             elif what == "raw_held":
                 for _ in range(nseg):
                     dt += rollout(held_control)
@@ -309,14 +410,15 @@ def measure(n: int, args: argparse.Namespace, rng: np.random.Generator) -> Row:
                     held_like.append(float(object_held(out_state[:, -1, obj], fall).mean()))
             timers[what].add(n * k, dt)
     env_resets = int(env.resets.sum()) - resets0
-    env_unstable = int(grp.sim.warning[:, bad, 1].sum()) - warn0
+    env_unstable = int(grp.sim.warning[:, BAD, 1].sum()) - warn0
 
     m1 = min(n, args.single_sims)
     us_held = single_thread_us(models, states, warm, held_control, sub, m1, args.single_seconds)
     us_like = single_thread_us(models, states, warm, segments[0][0], sub, m1, args.single_seconds)
     env.close()
     return Row(n, nthread, timers, us_held, us_like, {p: float(np.mean(v)) for p, v in ncon.items()},
-               float(np.mean(held)), float(np.mean(held_like)), env_resets, env_unstable, k, seg)  # fmt: skip
+               float(np.mean(held)), float(np.mean(held_like)), env_resets, env_unstable, k, seg,
+               delay_diff, env_python_s / (k * args.rounds) * 1e3)  # fmt: skip
 
 
 def profile_env(n: int, args: argparse.Namespace, rng: np.random.Generator, steps: int) -> str:
@@ -347,11 +449,13 @@ def fmt_rate(x: float) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    """The markdown table: control steps/s (N x control steps / wall s) of each path, and ratios."""
+    """The markdown table: control steps/s (N x control steps / wall s, all rounds) of each path,
+    and ratios (the median over rounds of the ratio within a round)."""
     head = [
         "N", "threads", "env ctrl steps/s", "batch-only (held)", "rollout raw (held)",
-        "**env/raw** (rounds min-max)", "rollout raw, env-like ctrl", "env/raw env-like",
-        "batch, env's split calls", "µs/substep held (env-like)", "contacts held / env-like / env",
+        "**env/raw** (min-max of rounds)", "rollout raw, env-like ctrl", "env/raw env-like",
+        "batch, env's split calls", "batch, latency as actuator delay", "µs/substep held (env-like)",
+        "contacts held / env-like / env",
     ]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -360,9 +464,10 @@ def table(rows: list[Row]) -> str:
         cells = [
             str(r.n), str(r.nthread), fmt_rate(r.rate("env")), fmt_rate(r.rate("batch_held")),
             fmt_rate(r.rate("raw_held")),
-            f"**{r.ratio('env', 'raw_held'):.2f}** ({min(rr):.2f}-{max(rr):.2f})",
-            fmt_rate(r.rate("raw_like")), f"{r.ratio('env', 'raw_like'):.2f}",
-            fmt_rate(r.rate("batch_split")), f"{r.us_held:.0f} ({r.us_like:.0f})",
+            f"**{r.median_ratio('env', 'raw_held'):.2f}** ({min(rr):.2f}-{max(rr):.2f})",
+            fmt_rate(r.rate("raw_like")), f"{r.median_ratio('env', 'raw_like'):.2f}",
+            fmt_rate(r.rate("batch_split")), fmt_rate(r.rate("batch_delay")),
+            f"{r.us_held:.0f} ({r.us_like:.0f})",
             f"{c['held']:.1f} / {c['like']:.1f} / {c['env']:.1f}",
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
@@ -377,11 +482,18 @@ def report(row: Row, rounds: int, sub: int, seconds: float) -> str:
         [
             f"N={row.n} threads={row.nthread}: {row.k} control steps (segments of {row.seg})"
             f" x {rounds} rounds per path [{seconds:.1f}s]",
-            f"  ctrl steps/s: {rates}  (env: {fmt_rate(row.rate('env') * sub)} substeps/s)",
-            f"  env/raw_held {row.ratio('env', 'raw_held'):.2f} (rounds {per_round})"
-            f"  env/raw_like {row.ratio('env', 'raw_like'):.2f}"
-            f"  batch_split/raw_like {row.ratio('batch_split', 'raw_like'):.2f}"
-            f"  batch_held/raw_held {row.ratio('batch_held', 'raw_held'):.2f}",
+            f"  ctrl steps/s: {rates}  (env: {fmt_rate(row.rate('env') * sub)} substeps/s;"
+            f" {row.n / row.rate('env') * 1e3:.2f} ms/step, of which {row.env_python_ms:.2f} outside physics:"
+            f" {row.env_python_ms * row.rate('env') / row.n / 1e3:.0%})",
+            f"  median ratios of rounds: env/raw_held {row.median_ratio('env', 'raw_held'):.2f}"
+            f" (rounds {per_round})  env/raw_like {row.median_ratio('env', 'raw_like'):.2f}"
+            f"  env/batch_split {row.median_ratio('env', 'batch_split'):.2f}"
+            f"  batch_split/raw_like {row.median_ratio('batch_split', 'raw_like'):.2f}"
+            f"  raw_like/raw_held {row.median_ratio('raw_like', 'raw_held'):.2f}"
+            f"  batch_held/raw_held {row.median_ratio('batch_held', 'raw_held'):.2f}"
+            f"  batch_delay/batch_split {row.median_ratio('batch_delay', 'batch_split'):.2f}"
+            f"  (max |qpos| delay - split after {row.seg} steps: {row.delay_diff[0]:.1e},"
+            f" {row.delay_diff[1]} unstable sims left out)",
             f"  µs/substep/sim, 1 thread: held {row.us_held:.1f}, env-like {row.us_like:.1f};  contacts: "
             + ", ".join(f"{k} {v:.1f}" for k, v in row.contacts.items()),
             f"  cubes held at segment end: raw_held {row.held_raw:.0%}, raw_like {row.held_like:.0%};"
@@ -406,8 +518,8 @@ def machine() -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, nargs="+", default=[1, 16, 64, 256], help="numbers of envs")
-    p.add_argument("--seconds", type=float, default=2.0, help="minimum wall time of each path per N (s)")
-    p.add_argument("--rounds", type=int, default=4, help="interleaved rounds the time is split into")
+    p.add_argument("--seconds", type=float, default=5.0, help="minimum wall time of each path per N (s)")
+    p.add_argument("--rounds", type=int, default=8, help="interleaved rounds the time is split into")
     p.add_argument("--threads", type=int, default=0, help="physics threads (0: all cores), env and raw")
     p.add_argument("--warmup", type=int, default=5, help="env steps before timing")
     p.add_argument("--min-steps", type=int, default=5, help="least control steps per round and path")
