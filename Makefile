@@ -6,12 +6,19 @@ export MUJOCO_GL ?= osmesa
 
 .PHONY: setup system-deps demo test lint bench
 
-# OSMesa renders MuJoCo offscreen on CPU; ffmpeg is bundled by imageio-ffmpeg.
+# OSMesa renders MuJoCo offscreen on CPU; ffmpeg is bundled by imageio-ffmpeg. Chromium: the
+# teleop page's browser tests (playwright cannot download its own browser here).
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q libOSMesa; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6 >/dev/null; \
 	  else echo "note: install libosmesa6 (Debian/Ubuntu) for offscreen rendering"; fi; \
+	fi
+	@# Chromium for the browser tests of the teleop page (tests/teleop), driven by playwright
+	@if ! command -v chromium >/dev/null && [ ! -x /usr/lib/chromium/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install chromium (Debian/Ubuntu) for the teleop browser tests"; fi; \
 	fi
 
 $(BIN)/python:

@@ -32,6 +32,10 @@ from dexndm.dynamics.train import rollout_loss
 class Args:
     hidden: tuple[int, ...] = (128, 128)
     """Hidden widths, the same for every model (per joint for the joint-wise model)."""
+    joint_hidden: tuple[int, ...] = (32, 32)
+    """Also time a joint-wise model with these per-joint widths. At equal widths the joint-wise
+    model does 16 MLPs' work per sample (5x the whole-hand's multiply-adds at 128), so equal
+    widths compare implementations, not models; 32 per joint has half the whole-hand's work."""
     batch_size: int = 1024
     window: int = 10
     steps: int = 10
@@ -83,6 +87,11 @@ def _time(fn: Callable[[], object], repeats: int, device: str) -> float:
     return statistics.median(times)
 
 
+def _macs(model: DynamicsModel) -> int:
+    """Multiply-adds of one forward pass per sample: the weights' element count (biases aside)."""
+    return sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+
+
 def train_step(model: DynamicsModel, data: EpisodeWindows, args: Args) -> Callable[[], None]:
     """One whole training step: gather a batch, forward, backward, Adam."""
     model.to(args.device).train()
@@ -111,6 +120,10 @@ def main(args: Args) -> None:
         "joint-wise (batched)": JointWiseDynamics(args.window, args.hidden),
         "joint-wise (loop over joints)": LoopedJointWise(args.window, args.hidden),
         "whole-hand": WholeHandDynamics(args.window, args.hidden),
+        f"joint-wise (batched), hidden {args.joint_hidden}": JointWiseDynamics(
+            args.window, args.joint_hidden
+        ),
+        f"joint-wise (loop), hidden {args.joint_hidden}": LoopedJointWise(args.window, args.joint_hidden),
     }
     print(
         f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -122,12 +135,13 @@ def main(args: Args) -> None:
     for _ in range(args.rounds):
         for name, step in steps.items():
             seconds[name].append(_time(step, args.steps, args.device))
-    print("| model | parameters | train samples/s (median step) |")
-    print("|---|---|---|")
+    print("| model | parameters | multiply-adds per sample | train samples/s (median step) | vs whole-hand |")
+    print("|---|---|---|---|---|")
+    whole_rate = args.batch_size / statistics.median(seconds["whole-hand"])
     for name, model in models.items():
         params = sum(p.numel() for p in model.parameters())
         rate = args.batch_size / statistics.median(seconds[name])
-        print(f"| {name} | {params:,} | {rate:,.0f} |")
+        print(f"| {name} | {params:,} | {_macs(model):,} | {rate:,.0f} | {rate / whole_rate:.2f} |")
 
     model = models["joint-wise (batched)"].eval()
     print("\n| joint-wise inference | batch | ms per call | samples/s |")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 
@@ -13,3 +14,16 @@ os.environ.setdefault("MUJOCO_GL", "osmesa")
 def grasp_cache(tmp_path_factory):
     """One grasp cache for the whole session: grasps are deterministic per config."""
     return str(tmp_path_factory.mktemp("grasps"))
+
+
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """Run each test on one torch thread.
+
+    The tests use tiny tensors, where a second thread gains little; and on a shared 2-core
+    machine, torch's OpenMP threads spin-wait against other jobs and can slow tiny ops by 10-50x.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

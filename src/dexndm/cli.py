@@ -76,6 +76,11 @@ class EvalCmd:
     seed: int = 0
     randomize: bool = False
     """Evaluate under the training domain randomization instead of nominal physics."""
+    split: str = "train"
+    """Which shapes a category name expands to: 'train' or 'test' (the held-out shapes scores use)."""
+    reality: str | None = None
+    """Evaluate on SimulatedReality with this gap profile ('mild', 'default', 'harsh' or a .toml
+    file) instead of the training sim; episodes run one at a time (num_envs, randomize unused)."""
     out: Path = Path("out/eval")
 
     def run(self) -> int:
@@ -87,6 +92,15 @@ class EvalCmd:
         wrists = _expand(self.wrist, WRISTS, "all")
         for spec in self.policy:
             policy = load_policy(spec)
+            if self.reality is not None:
+                from dexndm.eval.reality_eval import evaluate_on_reality
+
+                evaluate_on_reality(
+                    policy, profile=self.reality, objects=list(self.object), wrists=wrists, axes=axes,
+                    episodes_per_cell=self.episodes, seed=self.seed, out_dir=self.out / Path(spec).stem,
+                    split=self.split,
+                )  # fmt: skip
+                continue
             evaluate(
                 policy,
                 objects=list(self.object),
@@ -97,6 +111,7 @@ class EvalCmd:
                 seed=self.seed,
                 randomization=RandomizationConfig() if self.randomize else RandomizationConfig.none(),
                 out_dir=self.out / Path(spec).stem,
+                split=self.split,
             )
         return 0
 
@@ -145,11 +160,45 @@ class DemoCmd:
         return rc
 
 
+from dexndm.collect.cli import CollectCmd  # noqa: E402
+from dexndm.data.cli import DataCmd  # noqa: E402
+from dexndm.dynamics.cli import SimEpisodesCmd, TrainDynamicsCmd  # noqa: E402
+from dexndm.policy.cli import TrainGeneralistCmd, TrainSpecialistCmd  # noqa: E402
+from dexndm.residual.cli import TrainResidualCmd  # noqa: E402
+from dexndm.teleop.cli import TeleopCmd, ViewCmd  # noqa: E402
+
+TrainCommands = (
+    Annotated[TrainSpecialistCmd, tyro.conf.subcommand("specialist")]
+    | Annotated[TrainGeneralistCmd, tyro.conf.subcommand("generalist")]
+    | Annotated[TrainDynamicsCmd, tyro.conf.subcommand("dynamics")]
+    | Annotated[TrainResidualCmd, tyro.conf.subcommand("residual")]
+)
+
+
+@dataclass
+class TrainCmd:
+    """Train a pipeline stage: specialist, generalist, dynamics, residual."""
+
+    stage: Annotated[
+        tyro.conf.OmitSubcommandPrefixes[TrainCommands],  # type: ignore[valid-type]
+        tyro.conf.arg(help="the stage to train"),
+    ]
+
+    def run(self) -> int:
+        return self.stage.run()
+
+
 Commands = (
     Annotated[GraspsCmd, tyro.conf.subcommand("grasps")]
     | Annotated[EvalCmd, tyro.conf.subcommand("eval")]
     | Annotated[RenderCmd, tyro.conf.subcommand("render")]
     | Annotated[DemoCmd, tyro.conf.subcommand("demo")]
+    | Annotated[TrainCmd, tyro.conf.subcommand("train")]
+    | Annotated[SimEpisodesCmd, tyro.conf.subcommand("sim-episodes")]
+    | Annotated[TeleopCmd, tyro.conf.subcommand("teleop")]
+    | Annotated[ViewCmd, tyro.conf.subcommand("view")]
+    | Annotated[CollectCmd, tyro.conf.subcommand("collect")]
+    | Annotated[DataCmd, tyro.conf.subcommand("data")]
 )
 
 

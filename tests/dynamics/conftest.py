@@ -32,16 +32,3 @@ def random_history() -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     q = 0.5 + 0.3 * torch.randn(5, WINDOW, 16, generator=gen)
     return q, q + 0.1 * torch.randn(5, WINDOW, 16, generator=gen)
-
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """Run each dynamics test on one torch thread.
-
-    The tests use tiny tensors, where a second thread gains little; and on a shared 2-core
-    machine, torch's OpenMP threads spin-wait against other jobs and can slow tiny ops by 10-50x.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

@@ -31,10 +31,14 @@ def test_baselines_shapes_and_range():
 def test_load_policy_baselines_and_unregistered_checkpoint(tmp_path):
     assert isinstance(load_policy("hold"), HoldPolicy)
     assert load_policy("Random", seed=5).seed == 5
-    ckpt = tmp_path / "policy.pt"
+    ckpt = tmp_path / "policy.ckpt"
     ckpt.write_bytes(b"")
-    with pytest.raises(NotImplementedError, match=r"training stage \(issue 3\); use hold or random"):
+    with pytest.raises(NotImplementedError, match=r"no loader for '.ckpt' files; use hold, random"):
         load_policy(ckpt)
+    empty = tmp_path / "policy.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="cannot be read as a dexndm policy checkpoint"):
+        load_policy(empty)
     with pytest.raises(ValueError, match="unknown policy 'sideways'"):
         load_policy("sideways")
 

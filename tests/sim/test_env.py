@@ -8,23 +8,12 @@ import numpy as np
 import pytest
 
 from dexndm.hand import constants as C
-from dexndm.sim.config import EnvConfig, RandomizationConfig
+from dexndm.sim.config import RandomizationConfig
 from dexndm.sim.env import RotationEnv
-from dexndm.sim.grasp import GraspConfig
-from dexndm.sim.rotations import quat_rotate_inv
-
-
-@pytest.fixture(scope="module")
-def cfg(grasp_cache) -> EnvConfig:
-    return EnvConfig(
-        num_envs=6,
-        objects=("cube",),
-        wrists=("palm_up", "palm_down"),
-        axes=("principal",),
-        grasp=GraspConfig(candidates=48),
-        grasp_cache_dir=grasp_cache,
-        nthread=1,
-    )
+from dexndm.sim.rewards import rotp_weight
+from dexndm.sim.rotations import quat_conj, quat_mul, quat_rotate_inv
+from dexndm.sim.scene import WRIST_POS
+from dexndm.sim.wrists_axes import parse_wrist
 
 
 def test_shapes_and_finite(cfg):
@@ -41,20 +30,24 @@ def test_shapes_and_finite(cfg):
 
 
 def test_same_seed_same_trajectory(cfg):
+    """Domain randomization on (latency, pushes, masses...) and resets within the run."""
     actions = np.random.default_rng(1).uniform(-1, 1, (15, 6, 16))
 
-    def run(seed):
-        env = RotationEnv(dataclasses.replace(cfg, seed=seed))
-        out = [env.step(a)[0]["privileged"] for a in actions]
-        return np.stack(out)
+    def run(reseed: int | None = None) -> np.ndarray:
+        env = RotationEnv(dataclasses.replace(cfg, episode_steps=4))
+        if reseed is not None:  # another random stream on the same task (a new seed would
+            env.reseed(reseed)  # search grasps again: seconds)
+            env.reset()
+        return np.stack([env.step(a)[0]["privileged"] for a in actions])
 
-    a, b, c = run(3), run(3), run(4)
+    a, b, c = run(), run(), run(reseed=4)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
 
 def test_relative_actions_are_scaled_and_clamped(cfg):
     env = RotationEnv(dataclasses.replace(cfg, randomization=RandomizationConfig.none()))
+    env.autoreset = False  # an episode that ends would reset its targets to a new grasp's
     before = env.targets.copy()
     env.step(np.full((6, 16), 0.5))
     np.testing.assert_allclose(env.targets, np.clip(before + 0.5 / 24, C.JOINT_LOWER, C.JOINT_UPPER))
@@ -109,3 +102,78 @@ def test_wrist_orientation_sets_gravity_in_hand_frame(cfg):
     np.testing.assert_allclose(g_hand, np.tile([0.0, 0.0, 1.0], (6, 1)), atol=1e-9)  # palm faces the floor
     model, data = env.mj_model_data(0)
     np.testing.assert_allclose(data.mocap_quat[0], env.wrist_quat[0])
+
+
+def test_task_distribution_restricts_what_resets_draw(cfg):
+    env = RotationEnv(dataclasses.replace(cfg, num_envs=8, episode_steps=1))
+    assert len({tuple(q) for q in env.wrist_quat}) == 2, "both configured wrists drawn at first"
+    before = env.wrist_quat.copy()
+    env.set_task_distribution(("palm_down",), ("+x", "-y"))
+    np.testing.assert_array_equal(env.wrist_quat, before)  # running episodes are not touched
+    wrists, axes = [], []
+    for _ in range(4):  # every episode is one step: each step resets all 8 envs
+        env.step(np.zeros((8, 16)))
+        wrists.append(env.wrist_quat.copy())
+        axes.append(env.axis.copy())
+    np.testing.assert_allclose(np.concatenate(wrists), np.tile(parse_wrist("palm_down"), (32, 1)))
+    drawn = {tuple(a) for a in np.concatenate(axes).round(9)}
+    assert drawn == {(1.0, 0.0, 0.0), (0.0, -1.0, 0.0)}
+    # gravity in the hand frame follows the new wrist: palm down, it points out of the palm
+    g_hand = env.observations()["privileged"][:, -(5 + 1 + 3) : -(5 + 1)]
+    np.testing.assert_allclose(g_hand, np.tile([0.0, 0.0, 1.0], (8, 1)), atol=1e-6)
+
+    env.set_task_distribution(("palm_up", "palm_down"), ("random",))
+    env.step(np.zeros((8, 16)))
+    np.testing.assert_allclose(np.linalg.norm(env.axis, axis=-1), 1.0)
+    assert len({tuple(a) for a in env.axis.round(9)}) == 8, "random axes: all different"
+
+
+def test_task_distribution_refuses_a_wrist_without_grasps(cfg):
+    env = RotationEnv(dataclasses.replace(cfg, num_envs=2))
+    with pytest.raises(ValueError, match="not among the env's wrists.*EnvConfig.wrists"):
+        env.set_task_distribution(("thumb_up",), ("+z",))
+    with pytest.raises(ValueError, match="not among"):
+        env.set_task_distribution(("all",), ("+z",))  # four of the six have no grasps here
+
+
+def test_privileged_observation_layout(cfg):
+    """Each privileged term sits where the docstring says, in the hand frame (computed here term
+    by term with quaternions, against the env's one-matmul assembly)."""
+    env = RotationEnv(cfg)
+    for a in np.random.default_rng(2).uniform(-0.5, 0.5, (3, 6, 16)):
+        obs = env.step(a)[0]
+    wq, inv = env.wrist_quat, quat_conj(env.wrist_quat)
+    n = env.num_envs
+    tips = quat_rotate_inv(np.repeat(wq, 4, axis=0), env.tips.reshape(n * 4, 3) - WRIST_POS).reshape(n, 12)
+    want = np.concatenate(
+        [
+            quat_rotate_inv(wq, env.obj_pos - WRIST_POS), quat_mul(inv, env.obj_quat),
+            quat_rotate_inv(wq, env.obj_vel), quat_rotate_inv(wq, env.omega), tips,
+            env.touch > 1e-3, np.minimum(env.touch, 5.0), env.qdot, env.torque,
+            quat_mul(inv, env.goal_quat), quat_rotate_inv(wq, env.axis),
+            quat_rotate_inv(wq, np.tile([0.0, 0.0, -1.0], (n, 1))),
+            rotp_weight(env.resets, cfg.reward)[:, None], env.phys,
+        ],
+        axis=-1,
+    )  # fmt: skip
+    assert obs["privileged"].shape == (n, env.obs_dim + want.shape[1])
+    np.testing.assert_array_equal(obs["privileged"][:, : env.obs_dim], obs["proprio"])
+    np.testing.assert_allclose(obs["privileged"][:, env.obs_dim :], want, rtol=1e-6, atol=1e-6)
+
+
+def test_object_groups_map_envs_to_their_own_simulations(cfg):
+    """Two shapes: two batches; every env's state, targets and resets go through its own group."""
+    env = RotationEnv(
+        dataclasses.replace(cfg, num_envs=5, objects=("cube", "normal_cylinder/00"), wrists=("palm_up",),
+                            episode_steps=3)
+    )  # fmt: skip
+    assert len(env.groups) == 2 and sorted(np.concatenate([g.env_ids for g in env.groups])) == list(range(5))
+    rng = np.random.default_rng(3)
+    for _ in range(7):  # two autoresets of every env on the way
+        env.step(rng.uniform(-0.3, 0.3, (5, 16)))
+        for g, grp in enumerate(env.groups):
+            slots = env.slot_of[grp.env_ids]
+            assert np.all(env.group_of[grp.env_ids] == g)
+            np.testing.assert_array_equal(env.q[grp.env_ids], grp.sim.bind("qpos")[slots, :16])
+            np.testing.assert_array_equal(env.targets[grp.env_ids], grp.sim.bind("ctrl")[slots])
+    assert np.all(env.resets >= 3)

@@ -65,17 +65,22 @@ def test_render_stops_at_the_drop(tmp_path, grasp_cache):
     """The frame after a drop would show the next episode's grasp: the video ends before it."""
     import imageio.v3 as iio
 
-    from dexndm.eval.policies import RandomPolicy
     from dexndm.sim.render import _env, render_episode
 
-    steps, seed = 60, 0  # seed 0: see tests/eval/test_evaluate.py (the grasp cache)
-    env = _env("cube", "palm_up", "+z", seed, steps + 1, None, None, TINY["grasp"], grasp_cache)
-    policy, obs = RandomPolicy(seed), env.observations()
+    class OpenHand:
+        """Opens every joint at full speed: palm down, the cube falls out within a second."""
+
+        def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+            return -np.ones((len(obs["proprio"]), 16))
+
+    steps, seed = 60, 0
+    env = _env("cube", "palm_down", "+z", seed, steps + 1, None, None, TINY["grasp"], grasp_cache)
+    obs = env.observations()
     drop_step, terminated = 0, [False]
     while not terminated[0] and drop_step < steps:
-        obs, _, terminated, _, _ = env.step(policy.act(obs))
+        obs, _, terminated, _, _ = env.step(OpenHand().act(obs))
         drop_step += 1
-    assert terminated[0] and drop_step < steps, "random actions should drop the cube within 60 steps"
-    path = render_episode(RandomPolicy(seed), steps=steps, seed=seed, out_path=tmp_path / "drop.mp4",
-                          grasp_cache_dir=grasp_cache, **TINY)  # fmt: skip
+    assert terminated[0] and drop_step < steps, "an opening hand should drop the cube within 60 steps"
+    path = render_episode(OpenHand(), wrist="palm_down", steps=steps, seed=seed,
+                          out_path=tmp_path / "drop.mp4", grasp_cache_dir=grasp_cache, **TINY)  # fmt: skip
     assert len(iio.imread(path)) == drop_step  # the initial frame + the steps before the drop

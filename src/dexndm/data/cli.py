@@ -1,4 +1,4 @@
-"""``dexndm data`` verbs: verify, info, drop. Plain functions; ``dexndm.cli`` wires them up.
+"""``dexndm data`` verbs: verify, info, drop. Plain functions, and the ``DataCmd`` group for ``dexndm.cli``.
 
 Arguments are marked ``tyro.conf.Positional`` so that ``tyro`` gives the command lines below (the
 fix hints in ``dexndm.data.verify.DROP_COMMAND`` quote that form). Output goes to stdout via rich.
@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import tyro
 from rich.console import Console
 from rich.table import Table
 from tyro.conf import Positional
 
 from dexndm.data.manifest import ManifestError
 from dexndm.data.schema import SchemaError
-from dexndm.data.store import EpisodeStore, StoreError
+from dexndm.data.store import META_FILE, EpisodeStore, StoreError
 
 MAX_VALUES_SHOWN = 20
 """``data_info`` tabulates a metadata key only if it has at most this many distinct values."""
@@ -144,3 +146,58 @@ def data_drop(root: Positional[Path], index: Positional[int], reason: str = "dro
 
 def _value_text(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
+
+
+# ---- the `dexndm data` command group (tyro dataclasses around the functions above) -----------
+@dataclass
+class VerifyCmd:
+    """Check every episode (size, sha256, readable, schema); name the damaged ones. Exit 1 if any."""
+
+    root: Positional[Path]
+    """The episode store directory."""
+
+    def run(self) -> int:
+        return data_verify(self.root)
+
+
+@dataclass
+class InfoCmd:
+    """Print a store's size, schema, producer and episode counts per metadata value."""
+
+    root: Positional[Path]
+    """The episode store directory."""
+
+    def run(self) -> int:
+        data_info(self.root)
+        return 0 if (self.root / META_FILE).is_file() else 2
+
+
+@dataclass
+class DropCmd:
+    """Retire one episode (a tombstone; the file stays); a rerun collector collects its key again."""
+
+    root: Positional[Path]
+    """The episode store directory."""
+    index: Positional[int]
+    """The episode's index (as ``verify`` names it)."""
+    reason: str = "dropped by hand"
+
+    def run(self) -> int:
+        return data_drop(self.root, self.index, self.reason)
+
+
+DataCommands = (
+    Annotated[VerifyCmd, tyro.conf.subcommand("verify")]
+    | Annotated[InfoCmd, tyro.conf.subcommand("info")]
+    | Annotated[DropCmd, tyro.conf.subcommand("drop")]
+)
+
+
+@dataclass
+class DataCmd:
+    """Inspect and repair episode stores: verify, info, drop."""
+
+    verb: tyro.conf.OmitSubcommandPrefixes[DataCommands]  # type: ignore[valid-type]
+
+    def run(self) -> int:
+        return self.verb.run()

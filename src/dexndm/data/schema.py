@@ -170,20 +170,27 @@ class Schema(Mapping[str, FieldSpec]):
         return steps
 
 
-def real_episode_schema(num_joints: int = NUM_JOINTS) -> Schema:
+def real_episode_schema(num_joints: int = NUM_JOINTS, *, commanded_targets: bool = False) -> Schema:
     """Schema of a collected episode on the LEAP hand (or its simulated stand-in).
 
     Per step: ``joint_pos`` (rad), ``joint_vel`` (rad/s), ``motor_current`` (mA) and
-    ``joint_targets`` (rad, the commanded position targets), each ``(16,) float32`` in sim joint
-    order; ``time`` (s since episode start, ``() float64``).
+    ``joint_targets`` (rad, the position targets in force during the step: what the motors were
+    sent), each ``(16,) float32`` in sim joint order; ``time`` (s since episode start, ``() float64``).
+
+    Args:
+        commanded_targets: also store ``commanded_targets`` ``(16,) float32`` (rad): what the
+            collector asked for before the hand's safety filter (clamp to the joint limits, cap on
+            the change per tick), so the two differ where the filter acted. ``dexndm collect``
+            writes it; stores without it stay readable, as readers address fields by name.
     """
     joints = ((num_joints,), "float32")
-    return Schema(
-        {
-            "joint_pos": joints,
-            "joint_vel": joints,
-            "motor_current": joints,
-            "joint_targets": joints,
-            "time": ((), "float64"),
-        }
-    )
+    fields = {
+        "joint_pos": joints,
+        "joint_vel": joints,
+        "motor_current": joints,
+        "joint_targets": joints,
+        "time": ((), "float64"),
+    }
+    if commanded_targets:
+        fields["commanded_targets"] = joints
+    return Schema(fields)

@@ -62,17 +62,25 @@ def save_dynamics(path: str | Path, model: DynamicsModel, extra: dict[str, Any] 
     return path
 
 
+def check_format(payload: Any, source: str, name: str, version: int, what: str, fix: str) -> None:
+    """Raise :class:`CheckpointMismatchError` unless ``payload`` is a dict of format ``name`` and
+    version ``version``; ``what`` names the artifact ("dynamics model"), ``fix`` says what to do."""
+    if not isinstance(payload, dict) or payload.get("format") != name:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointMismatchError(f"{source} is not a dexndm {what} (format {found!r})")
+    if payload.get("format_version") != version:
+        raise CheckpointMismatchError(
+            f"{source} has {what} format version {payload.get('format_version')}, but this dexndm reads "
+            f"version {version}; {fix}"
+        )
+
+
 def check_payload(payload: Any, source: str, expected_config: DynamicsConfig | None = None) -> DynamicsConfig:
     """Validate a loaded payload's format, version and (optionally) config; return its config."""
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointMismatchError(f"{source} is not a dexndm dynamics model (format {found!r})")
-    version = payload.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointMismatchError(
-            f"{source} has dynamics format version {version}, but this dexndm reads version "
-            f"{FORMAT_VERSION}; re-export it with the dexndm that wrote it or retrain"
-        )
+    check_format(
+        payload, source, FORMAT_NAME, FORMAT_VERSION, "dynamics model",
+        "re-export it with the dexndm that wrote it or retrain",
+    )  # fmt: skip
     config = DynamicsConfig.from_dict(payload["model_config"])
     if expected_config is not None and config != expected_config:
         differences = "; ".join(

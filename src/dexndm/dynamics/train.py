@@ -44,6 +44,7 @@ from dexndm.dynamics.checkpoint import (
     FORMAT_VERSION,
     CheckpointMismatchError,
     atomic_torch_save,
+    check_format,
     check_payload,
     load_dynamics,
     model_payload,
@@ -141,13 +142,20 @@ def _num_steps(cfg: FitConfig, num_train_windows: int) -> int:
     return cfg.steps
 
 
-def _lr_at(cfg: FitConfig, step: int, total: int) -> float:
-    # A pure function of the step, so resuming needs no scheduler state.
-    if cfg.lr_schedule == "constant":
-        return cfg.lr
+def scheduled_lr(lr: float, schedule: str, min_lr_fraction: float, step: int, total: int) -> float:
+    """Learning rate at ``step`` of ``total``: constant, or cosine from ``lr`` to ``lr * min_lr_fraction``.
+
+    A pure function of the step, so resuming a run needs no scheduler state.
+    """
+    if schedule == "constant":
+        return lr
     progress = min(step / max(total, 1), 1.0)
-    floor = cfg.min_lr_fraction
-    return cfg.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    return lr * (min_lr_fraction + (1.0 - min_lr_fraction) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def changed_settings(stored: dict[str, Any], now: dict[str, Any], keys: tuple[str, ...]) -> dict[str, tuple]:
+    """``{key: (stored, now)}`` for the ``keys`` whose values differ (resume checks)."""
+    return {k: (stored.get(k), now.get(k)) for k in keys if stored.get(k) != now.get(k)}
 
 
 def _maybe_fit_normalization(model: DynamicsModel, train: EpisodeWindows, cfg: FitConfig) -> None:
@@ -180,7 +188,11 @@ def _data_signature(train: EpisodeWindows, eval_data: EpisodeWindows) -> dict[st
     }
 
 
-def _progress(enabled: bool) -> Progress:
+def progress_bar(enabled: bool) -> Progress:
+    """A rich progress bar for a training loop: steps, samples/s, elapsed, ETA, loss and eval error.
+
+    The task needs the fields ``rate`` (samples/s), ``loss`` and ``eval_mrad``.
+    """
     return Progress(
         TextColumn("[bold]fit {task.description}"),
         BarColumn(bar_width=12),
@@ -223,20 +235,12 @@ class _Run:
 
     def restore(self, path: Path, cfg: FitConfig, data_signature: dict[str, int]) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT:
-            raise CheckpointMismatchError(f"{path} is not a dexndm dynamics training checkpoint")
-        if state.get("format_version") != FORMAT_VERSION:
-            raise CheckpointMismatchError(
-                f"{path} has training-state format version {state.get('format_version')}, this dexndm "
-                f"reads {FORMAT_VERSION}; start a new log_dir or pass resume=False"
-            )
+        check_format(
+            state, str(path), TRAIN_STATE_FORMAT, FORMAT_VERSION, "dynamics training checkpoint",
+            "start a new log_dir or pass resume=False",
+        )  # fmt: skip
         check_payload(state["model"], str(path), expected_config=self.model.config)
-        old_cfg = state["fit_config"]
-        changed = {
-            k: (old_cfg.get(k), getattr(cfg, k))
-            for k in _RESUME_MUST_MATCH
-            if old_cfg.get(k) != getattr(cfg, k)
-        }
+        changed = changed_settings(state["fit_config"], asdict(cfg), _RESUME_MUST_MATCH)
         if state["data"] != data_signature:
             changed["data"] = (state["data"], data_signature)
         if changed:
@@ -304,7 +308,7 @@ def fit_dynamics(
     if last_path is not None and cfg.resume and last_path.exists():
         run.restore(last_path, cfg, signature)
     start_step = run.step
-    writer = _summary_writer(log_dir, start_step)
+    writer = summary_writer(log_dir, start_step)
 
     def evaluate(train_loss: float) -> float:
         err = open_loop_error(model, evaluation, horizon, cfg.eval_windows)
@@ -335,7 +339,7 @@ def fit_dynamics(
     # would stall a GPU every step.
     loss_sum, loss_count = torch.zeros((), device=device), 0
     tick, tick_step = time.perf_counter(), run.step
-    progress = _progress(cfg.progress)
+    progress = progress_bar(cfg.progress)
     try:
         with progress:
             task = progress.add_task(
@@ -347,7 +351,7 @@ def fit_dynamics(
                 eval_mrad=eval_mrad,
             )
             while run.step < total_steps:
-                lr = _lr_at(cfg, run.step, total_steps)
+                lr = scheduled_lr(cfg.lr, cfg.lr_schedule, cfg.min_lr_fraction, run.step, total_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 index = torch.randint(len(train), (cfg.batch_size,), generator=run.sampler)
@@ -409,7 +413,8 @@ def _best_extra(
     }
 
 
-def _summary_writer(log_dir: Path | None, start_step: int):
+def summary_writer(log_dir: Path | None, start_step: int):
+    """A TensorBoard writer on ``log_dir/tb`` (None without a log dir), continuing at ``start_step``."""
     if log_dir is None:
         return None
     # Imported lazily: tensorboard's import is slow and only needed when logging to disk.

@@ -105,13 +105,21 @@ class EpisodeWindows:
         """The same episodes, windowed for another horizon (shares the arrays)."""
         return replace(self, horizon=horizon)
 
-    def gather(self, index: Tensor) -> WindowBatch:
-        """Materialise the windows with flat indices ``index`` ``(B,)`` in ``[0, len(self))``."""
+    def locate(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """Where the windows with flat indices ``index`` ``(B,)`` lie: ``(episode (B,), time (B, W + K))``,
+        the episode row of the ``(E, T, J)`` arrays and the steps ``t-W+1 .. t+K`` of each window.
+
+        Per-step arrays stored beside the episodes (e.g. observations ``(E, T, D)``) are gathered
+        for the same windows with ``array[episode[:, None], time]``.
+        """
         index = torch.as_tensor(index, dtype=torch.long)
         episode = self.episodes[torch.div(index, self.windows_per_episode, rounding_mode="floor")]
         start = torch.remainder(index, self.windows_per_episode)
-        length = self.window + self.horizon
-        time = start[:, None] + torch.arange(length)  # (B, W + K)
+        return episode, start[:, None] + torch.arange(self.window + self.horizon)
+
+    def gather(self, index: Tensor) -> WindowBatch:
+        """Materialise the windows with flat indices ``index`` ``(B,)`` in ``[0, len(self))``."""
+        episode, time = self.locate(index)  # (B,), (B, W + K)
         q = self.joint_pos[episode[:, None], time]  # (B, W + K, J)
         a = self.joint_targets[episode[:, None], time[:, :-1]]  # (B, W + K - 1, J)
         return WindowBatch(q[:, : self.window], a, q[:, self.window :])

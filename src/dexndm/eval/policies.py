@@ -95,7 +95,7 @@ class RandomPolicy:
         return f"RandomPolicy(seed={self.seed})"
 
 
-def register_policy_loader(suffix: str, fn: PolicyLoader) -> None:
+def register_policy_loader(suffix: str, fn: PolicyLoader, *, replace: bool = True) -> None:
     """Make ``load_policy`` open files ending in ``suffix`` (``".pt"``, ``".onnx"``) with ``fn``.
 
     ``fn(path: Path, **kwargs) -> Policy``; registering a suffix again replaces its loader.
@@ -103,11 +103,20 @@ def register_policy_loader(suffix: str, fn: PolicyLoader) -> None:
     suffix = suffix.lower()
     if not suffix.startswith("."):
         suffix = "." + suffix
-    _LOADERS[suffix] = fn
+    if replace or suffix not in _LOADERS:
+        _LOADERS[suffix] = fn
 
 
 def registered_suffixes() -> tuple[str, ...]:
     return tuple(sorted(_LOADERS))
+
+
+def _register_builtin_loaders() -> None:
+    # imported on first use: the policy stage pulls in torch, which this module avoids; a
+    # loader the user registered for the same suffix wins
+    from dexndm.policy.inference import register
+
+    register()
 
 
 def load_policy(spec: str | Path, *, seed: int = 0, **kwargs: Any) -> Policy:
@@ -130,12 +139,13 @@ def load_policy(spec: str | Path, *, seed: int = 0, **kwargs: Any) -> Policy:
     path = Path(text).expanduser()
     if not path.suffix and not path.exists():
         raise ValueError(f"unknown policy {text!r}: use one of {list(BASELINES)} or a checkpoint path")
+    _register_builtin_loaders()
     loader = _LOADERS.get(path.suffix.lower())
     if loader is None:
         known = ", ".join(registered_suffixes()) or "none yet"
         raise NotImplementedError(
-            f"cannot load policy checkpoint {text!r}: policy checkpoints arrive with the training stage "
-            f"(issue 3); use hold or random (registered checkpoint types: {known})"
+            f"cannot load policy checkpoint {text!r}: no loader for {path.suffix!r} files; use hold, random "
+            f"or one of the registered checkpoint types ({known})"
         )
     if not path.exists():
         raise FileNotFoundError(f"policy checkpoint {path} does not exist")

@@ -57,6 +57,9 @@ class RewardConfig:
     pose_weight: float = 0.3
     work_weight: float = 2.0
     torque_weight: float = 0.1
+    fall_penalty: float = 50.0
+    """Ours: charged once when the object falls (about the discounted value of holding on for
+    the 100-step horizon of gamma 0.99 at the rotation reward's clip)."""
     goal_bonus: float = 2.0
     """Ours: bonus each time the guiding goal is reached (then it advances 90 degrees)."""
     goal_step_deg: float = 90.0

@@ -1,7 +1,12 @@
 """A Gymnasium single-env face of the rotation task, for users of other RL libraries.
 
-Observation: ``Dict(proprio=Box(327,), privileged=Box(408,))``; action: ``Box(-1, 1, (16,))``.
-Gymnasium's own autoreset applies (this env does not reset itself: ``reset()`` starts an episode).
+Observation: ``Dict(proprio=Box(327,), privileged=Box(408,))`` float32 (T = 10); action:
+``Box(-1, 1, (16,))``. The task, rewards and episode ends are :class:`RotationEnv`'s (see
+:mod:`dexndm.sim.env`). Gymnasium's own autoreset applies: this env does not reset itself, and
+``reset()`` starts the next episode. ``reset(seed=s)`` restarts the random stream from ``s``, so
+``(cfg, s)`` fixes every episode that follows it; the grasp cache and the object scale belong to
+``cfg.seed`` and are made once, when the first ``reset`` builds the task (a new seed does not
+search grasps again).
 """
 
 from __future__ import annotations
@@ -12,11 +17,19 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dexndm.hand import constants as C
 from dexndm.sim.config import EnvConfig
-from dexndm.sim.env import RotationEnv
+from dexndm.sim.env import PHYS_PARAMS, PRIVILEGED_EXTRA, RotationEnv
+from dexndm.sim.observations import proprio_dim
 
 
 class RotationGymEnv(gym.Env):
+    """One :class:`RotationEnv` simulation behind ``gymnasium.Env``.
+
+    ``step`` returns ``(obs, reward, terminated, truncated, info)``: ``info`` holds the reward
+    terms, and ``info["episode"]`` the episode's metrics (RotR, TTF, ...) on its last step.
+    """
+
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, cfg: EnvConfig | None = None, render_mode: str | None = None):
@@ -24,29 +37,35 @@ class RotationGymEnv(gym.Env):
         self._env: RotationEnv | None = None
         self.render_mode = render_mode
         self._renderer = None
-        dims = (self.cfg.history * 32 + 7, self.cfg.history * 32 + 7 + 81)
+        proprio = proprio_dim(self.cfg.history)
+        dims = (proprio, proprio + PRIVILEGED_EXTRA + PHYS_PARAMS)
         self.observation_space = gym.spaces.Dict(
             {
                 "proprio": gym.spaces.Box(-np.inf, np.inf, (dims[0],), np.float32),
                 "privileged": gym.spaces.Box(-np.inf, np.inf, (dims[1],), np.float32),
             }
         )
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (16,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (C.NUM_JOINTS,), np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
-        if self._env is None or seed is not None:
-            cfg = self.cfg if seed is None else dataclasses.replace(self.cfg, seed=seed)
-            self._env = RotationEnv(cfg)
+        built = self._env is None
+        if self._env is None:
+            self._env = RotationEnv(self.cfg)  # builds the task and starts a first episode
             self._env.autoreset = False
-        else:
+        if seed is not None:
+            self._env.reseed(seed)
+        if seed is not None or not built:
             self._env._reset_envs(np.array([0]))
         return self._single(self._env.observations()), {}
 
     def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict[str, Any]]:
-        assert self._env is not None, "call reset() first"
-        env = self._env
-        obs, reward, term, trunc, info = env.step(np.asarray(action, dtype=np.float64)[None])
+        if self._env is None:
+            raise RuntimeError("RotationGymEnv.step called before reset(): call reset() first")
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (C.NUM_JOINTS,):
+            raise ValueError(f"action must be a ({C.NUM_JOINTS},) array in [-1, 1], got shape {action.shape}")
+        obs, reward, term, trunc, info = self._env.step(action[None])
         out_info: dict[str, Any] = {k: float(v[0]) for k, v in info["reward_terms"].items()}
         if "final_metrics" in info:
             out_info["episode"] = {k: float(v[0]) for k, v in info["final_metrics"].items()}

@@ -20,7 +20,11 @@ def proprio_dim(history: int) -> int:
 
 
 def proprio_obs(
-    q_hist: np.ndarray, a_hist: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray
+    q_hist: np.ndarray,
+    a_hist: np.ndarray,
+    wrist_quat: np.ndarray,
+    axis: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Proprioceptive observation.
 
@@ -29,12 +33,26 @@ def proprio_obs(
         a_hist: (N, T, 16) the joint targets paired with them (previous targets), rad.
         wrist_quat: (N, 4) wrist orientation in the world (w, x, y, z).
         axis: (N, 3) target rotation axis, unit, world frame.
+        out: optional (N, T*32 + 7) float32 array to write into, e.g. the leading columns of a
+            larger observation (a view whose rows are contiguous), which saves a copy.
     Returns:
-        (N, T*32 + 7) float32.
+        (N, T*32 + 7) float32: ``out`` when given.
     """
-    n = q_hist.shape[0]
-    pairs = np.concatenate([q_hist, a_hist], axis=-1).reshape(n, -1)
-    return np.concatenate([pairs, wrist_quat, axis], axis=-1).astype(np.float32)
+    n, history, _ = q_hist.shape
+    dim = proprio_dim(history)
+    if out is None:
+        out = np.empty((n, dim), dtype=np.float32)
+    elif out.shape != (n, dim) or out.dtype != np.float32:
+        raise ValueError(
+            f"proprio_obs: out must be a ({n}, {dim}) float32 array, got {out.shape} {out.dtype}"
+        )
+    # (N, T*32) -> (N, T, 2, 16) splits only the contiguous last axis: a view, never a copy
+    pairs = out[:, : history * 2 * C.NUM_JOINTS].reshape(n, history, 2, C.NUM_JOINTS)
+    pairs[:, :, 0] = q_hist
+    pairs[:, :, 1] = a_hist
+    out[:, dim - 7 : dim - 3] = wrist_quat
+    out[:, dim - 3 :] = axis
+    return out
 
 
 def split_proprio(obs: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

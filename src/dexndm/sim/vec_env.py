@@ -45,6 +45,8 @@ class RslRlRotationEnv(VecEnv):
         if "final_metrics" in info:
             for k, v in info["final_metrics"].items():
                 log[f"/episode/{k}"] = float(np.mean(v))
+            # per-episode arrays, so a trainer can average over all episodes of an iteration
+            extras["final_metrics"] = info["final_metrics"]
         extras["log"] = log
         return self._td(obs), torch.as_tensor(reward, dtype=torch.float32, device=self.device), dones, extras
 

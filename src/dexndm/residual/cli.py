@@ -1,0 +1,166 @@
+"""``dexndm train residual``: the residual policy, trained through the frozen dynamics model.
+
+Examples::
+
+    dexndm sim-episodes --policy runs/generalist/latest.pt --episodes 256 --out data/sim
+    dexndm train dynamics --sim-data data/sim --real-data data/real --out runs/ndm
+    dexndm train residual --dynamics runs/ndm/dynamics.pt --sim-data data/sim --out runs/residual
+    dexndm eval --policy runs/residual/residual.pt      # base + residual (or runs/residual/policy.onnx)
+
+Importing this module registers the residual loaders with ``dexndm.eval.policies`` (cheap: the
+loaders import torch and onnxruntime only when called).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dexndm.dynamics.cli import seed_torch
+from dexndm.residual.deploy import register
+
+register()
+
+
+@dataclass
+class TrainResidualCmd:
+    """Train a residual policy so that base + residual on the real hand reproduces the sim joint
+    trajectory, through the frozen dynamics model; export base + residual as one ONNX policy.
+
+    Writes ``OUT/residual.pt`` (+ ``.json``), ``OUT/policy.onnx`` (+ ``.json``; when the base policy
+    can be exported) and ``OUT/train`` (best.pt, checkpoints/last.pt, TensorBoard in tb/).
+    Rerunning the same command resumes.
+    """
+
+    dynamics: Path
+    """The real hand's dynamics model (``dexndm train dynamics`` -> dynamics.pt)."""
+    sim_data: Path
+    """The base policy's simulated episodes (``dexndm sim-episodes``; they carry proprio_obs)."""
+    out: Path = Path("runs/residual")
+    base: str | None = None
+    """The base policy the residual corrects (default: the policy that recorded --sim-data)."""
+    held_only: bool = False
+    """Train only on episodes that kept the object to the end."""
+    hidden: tuple[int, ...] = (256, 256)
+    max_correction: float = 0.05
+    """Largest correction per joint, rad."""
+    steps: int = 5000
+    batch_size: int = 256
+    lr: float = 3e-4
+    horizon: int = 10
+    """K: steps of the rollout through the dynamics model in the loss (dexndm.residual.rollout)."""
+    mode: Literal["closed_loop", "teacher_forced"] = "closed_loop"
+    """What the residual sees during the K steps: observations rebuilt from the model's positions
+    (closed_loop) or the sim's own (teacher_forced; with --horizon 1, the paper's formula)."""
+    score_against: Literal["sim-model", "q-sim"] = "sim-model"
+    """The sim-trained model's rollout (sim-model) or the sim's positions (q-sim, the paper)."""
+    sim_dynamics: Path | None = None
+    """The sim-trained model for --score-against sim-model (default: pretrain/best.pt beside
+    --dynamics, which dexndm train dynamics writes)."""
+    eval_horizon: int = 10
+    correction_weight: float = 1e-3
+    eval_fraction: float = 0.1
+    eval_every: int = 250
+    export: bool = True
+    """Also export base + residual as OUT/policy.onnx."""
+    resume: bool = True
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    progress: bool = True
+
+    def run(self) -> int:
+        from dexndm.data import EpisodeStore
+        from dexndm.data.artifacts import provenance, sha256_path
+        from dexndm.dynamics.checkpoint import load_dynamics
+        from dexndm.dynamics.datasets import load_episode_arrays
+        from dexndm.residual.checkpoint import save_residual
+        from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
+        from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
+
+        seed_torch(self.seed, self.threads)
+        dynamics = load_dynamics(self.dynamics)
+        reference = None
+        if self.score_against == "sim-model":
+            sim_path = self.sim_dynamics or self.dynamics.parent / "pretrain" / "best.pt"
+            if not sim_path.exists():
+                raise FileNotFoundError(
+                    f"no sim-trained dynamics model at {sim_path} to score against; pass --sim-dynamics, "
+                    "or --score-against q-sim (the paper's objective)"
+                )
+            reference = load_dynamics(sim_path, expected_config=dynamics.config)
+        store = EpisodeStore(self.sim_data, readonly=True)
+        if "proprio_obs" not in store.schema:
+            raise ValueError(
+                f"{self.sim_data} has no proprio_obs: residual training needs the base policy's simulated "
+                "episodes (dexndm sim-episodes), not collected real ones"
+            )
+        base = self.base or store.dataset_meta.get("info", {}).get("policy")
+        indices = store.select(fell_step=lambda s: s < 0) if self.held_only else None
+        min_steps = dynamics.window + max(self.horizon, self.eval_horizon) + 1
+        arrays = load_episode_arrays(
+            self.sim_data, ("joint_pos", "joint_targets", "proprio_obs"), indices, min_steps
+        )
+        train, evaluation = split_residual_episodes(arrays, dynamics.window, self.eval_fraction, self.seed)
+        history = (arrays["proprio_obs"].shape[2] - 7) // 32
+        net = ResidualPolicyNet(
+            ResidualConfig(history=history, hidden=self.hidden, max_correction=self.max_correction)
+        )
+        cfg = ResidualFitConfig(
+            steps=self.steps, batch_size=self.batch_size, lr=self.lr, horizon=self.horizon, mode=self.mode,
+            correction_weight=self.correction_weight, eval_horizon=self.eval_horizon,
+            eval_every=self.eval_every,
+            checkpoint_every=max(self.eval_every, 500), log_dir=str(self.out / "train"), resume=self.resume,
+            seed=self.seed, device=self.device, progress=self.progress,
+        )  # fmt: skip
+        sources = {
+            "base_policy": base,
+            "dynamics": {"path": str(self.dynamics.resolve()), "sha256": sha256_path(self.dynamics),
+                         "config": dynamics.config.to_dict()},
+            "sim_data": {"path": str(self.sim_data.resolve()), "sha256": sha256_path(self.sim_data),
+                         "episodes": int(arrays["joint_pos"].shape[0]), "held_only": self.held_only},
+        }  # fmt: skip
+        if reference is not None:
+            sources["reference_dynamics"] = {"path": str(sim_path.resolve()), "sha256": sha256_path(sim_path)}
+        result = fit_residual(net, dynamics, train, evaluation, cfg, extra=sources, reference=reference)
+        ev = result.best
+        path = save_residual(
+            self.out / "residual.pt",
+            net,
+            {
+                **sources,
+                "step": result.best_step,
+                "eval": vars(ev),
+                "provenance": provenance(None, vars(self)),
+            },
+        )
+        print(f"residual policy: {path} (best step {result.best_step})")
+        print(
+            f"held-out sim episodes, {ev.horizon} steps through the dynamics model ({self.mode}), error vs "
+            f"{self.score_against}: {1e3 * ev.uncorrected_mae:.2f} mrad without residual -> "
+            f"{1e3 * ev.corrected_mae:.2f} mrad with "
+            f"({100 * ev.closed_fraction:.0f}% of the modelled gap closed); mean |correction| "
+            f"{1e3 * ev.mean_abs_correction:.2f} mrad"
+        )
+        if self.export:
+            self._export(net, base, history, sources)
+        return 0
+
+    def _export(self, net, base: str | None, history: int, sources: dict) -> None:
+        from dexndm.eval.policies import load_policy
+        from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
+
+        if base is None:
+            print("no base policy named (--base): not exported; base + residual runs from residual.pt")
+            return
+        try:
+            module = base_torch_module(load_policy(base))
+        except (ValueError, NotImplementedError) as e:
+            print(f"not exported as ONNX: {e}")
+            return
+        path, diff = export_onnx(
+            BasePlusResidual(module, net), self.out / "policy.onnx", history,
+            sources={**sources, "residual": str((self.out / "residual.pt").resolve())},
+        )  # fmt: skip
+        print(f"exported base + residual: {path} (onnxruntime vs torch: {diff:.1e} rad)")

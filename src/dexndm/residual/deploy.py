@@ -1,0 +1,223 @@
+"""Running base + residual where policies are run: ``load_policy("residual.pt" | "policy.onnx")``.
+
+The evaluator and the hand loops drive policies through *relative* actions
+(:class:`dexndm.eval.policies.Policy`: ``target += clip(a, -1, 1) / 24``). Base + residual is an
+*absolute*-target policy with a state (the base target chain, see :mod:`dexndm.residual.export`),
+so :class:`TargetChainPolicy` adapts it: it keeps, per env, the base chain and a replica of the
+target the env holds, and returns ``clip(24 (target - held), -1, 1)``. When a wanted change is
+larger than 1/24 rad the env gets 1/24 and the rest follows on the next steps; the base alone
+never exceeds it, and corrections change slowly, so this is rare (``clipped_fraction`` counts).
+
+Both chains start, at every episode start, from the newest target in the observation (at a reset
+the env fills the whole target history with the grasp targets it holds).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexndm.hand import constants as C
+
+StepFn = Callable[[dict[str, np.ndarray], np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""``fn(obs, prev_base_targets (N, 16)) -> (joint_targets (N, 16), base_joint_targets (N, 16))``, rad."""
+
+
+def newest_targets(proprio: np.ndarray) -> np.ndarray:
+    """The newest joint targets in proprioceptive observations ``(N, T*32 + 7)``: ``(N, 16)`` rad."""
+    from dexndm.sim.observations import split_proprio
+
+    history = (proprio.shape[1] - 7) // (2 * C.NUM_JOINTS)
+    return np.asarray(split_proprio(proprio, history)[1][:, -1], dtype=np.float64)
+
+
+class TargetChainPolicy:
+    """An absolute-target policy with a base-target state, behind the relative-action interface."""
+
+    uses_privileged = False
+
+    def __init__(self, step: StepFn, description: str, on_reset: Callable[[np.ndarray], None] | None = None):
+        self._step = step
+        self._on_reset = on_reset
+        self.description = description
+        self._base: np.ndarray | None = None
+        self._held: np.ndarray | None = None
+        self._fresh: np.ndarray | None = None
+        self.steps = 0
+        self.clipped = 0
+
+    @property
+    def clipped_fraction(self) -> float:
+        """Fraction of joint-steps whose wanted target change exceeded 1/24 rad."""
+        return self.clipped / max(self.steps * C.NUM_JOINTS, 1)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        env_ids = np.asarray(env_ids, dtype=int)
+        if self._fresh is None or (len(env_ids) and env_ids.max() >= len(self._fresh)):
+            self._fresh = None  # a new batch size: start every env over at the next act
+        else:
+            self._fresh[env_ids] = True
+        if self._on_reset is not None:
+            self._on_reset(env_ids)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        proprio = np.asarray(obs["proprio"], dtype=np.float32)
+        n = len(proprio)
+        if self._fresh is None or len(self._fresh) != n:
+            self._fresh = np.ones(n, dtype=bool)
+            self._base = np.zeros((n, C.NUM_JOINTS))
+            self._held = np.zeros((n, C.NUM_JOINTS))
+        if self._fresh.any():
+            start = newest_targets(proprio[self._fresh])
+            self._base[self._fresh] = start
+            self._held[self._fresh] = start
+            self._fresh[:] = False
+        targets, self._base = self._step({"proprio": proprio}, self._base)
+        raw = (np.asarray(targets, dtype=np.float64) - self._held) / C.ACTION_SCALE
+        self.steps += n
+        self.clipped += int((np.abs(raw) > 1.0 + 1e-4).sum())
+        actions = np.clip(raw, -1.0, 1.0)
+        self._held = C.clamp_to_limits(self._held + actions * C.ACTION_SCALE)
+        return actions
+
+    def __repr__(self) -> str:
+        return f"TargetChainPolicy({self.description})"
+
+
+def residual_policy(base: Any, residual: Any, description: str = "") -> TargetChainPolicy:
+    """Base policy object (relative actions, any :class:`~dexndm.eval.policies.Policy`) + a
+    :class:`~dexndm.residual.model.ResidualPolicyNet`, run step by step in torch."""
+    import torch
+
+    from dexndm.eval.policies import reset_policy
+
+    if getattr(base, "uses_privileged", False):
+        raise ValueError(
+            f"base policy {base!r} reads privileged observations; a residual corrects a generalist"
+        )
+    residual = residual.eval()
+
+    @torch.no_grad()
+    def step(obs: dict[str, np.ndarray], prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        delta = np.clip(np.asarray(base.act(obs), dtype=np.float64), -1.0, 1.0)
+        base_targets = C.clamp_to_limits(prev + delta * C.ACTION_SCALE)
+        correction = residual(
+            torch.as_tensor(obs["proprio"]), torch.as_tensor(base_targets, dtype=torch.float32)
+        ).numpy()
+        return C.clamp_to_limits(base_targets + correction), base_targets
+
+    return TargetChainPolicy(step, description or f"{base!r} + residual", lambda ids: reset_policy(base, ids))
+
+
+def onnx_policy(path: Path, threads: int = 1) -> TargetChainPolicy:
+    """An exported base + residual graph (:mod:`dexndm.residual.export`) run with onnxruntime."""
+    import onnxruntime as ort
+
+    info = read_onnx_sidecar(path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    expected = int(info["inputs"]["proprio"]["shape"][1])
+
+    def step(obs: dict[str, np.ndarray], prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        proprio = obs["proprio"]
+        if proprio.shape[1] != expected:
+            raise ValueError(
+                f"{path} expects observations of {expected} numbers (history "
+                f"{info['observation']['history']}), got {proprio.shape[1]}"
+            )
+        targets, base = session.run(
+            ["joint_targets", "base_joint_targets"],
+            {"proprio": proprio, "prev_joint_targets": prev.astype(np.float32)},
+        )
+        return targets.astype(np.float64), base.astype(np.float64)
+
+    return TargetChainPolicy(step, str(path))
+
+
+def read_onnx_sidecar(path: Path) -> dict[str, Any]:
+    """The deployment sidecar ``<path>.json`` of an exported policy, checked for format."""
+    from dexndm.residual.export import ONNX_FORMAT, ONNX_FORMAT_VERSION
+
+    side = path.with_name(path.name + ".json")
+    try:
+        info = json.loads(side.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} has no sidecar {side.name}: a dexndm ONNX policy needs it (observation layout, "
+            "joint order, action scale); copy it along with the model"
+        ) from None
+    if info.get("format") != ONNX_FORMAT or info.get("format_version") != ONNX_FORMAT_VERSION:
+        raise ValueError(
+            f"{side} describes format {info.get('format')!r} version {info.get('format_version')!r}; this "
+            f"dexndm runs {ONNX_FORMAT!r} version {ONNX_FORMAT_VERSION}"
+        )
+    return info
+
+
+def load_residual_checkpoint_policy(
+    path: Path, payload: dict[str, Any], base: str | None = None
+) -> TargetChainPolicy:
+    """Base + residual from a residual checkpoint; the base is ``base`` or the one it was trained for.
+
+    A relative base path is looked up as given, then beside the residual file.
+    """
+    from dexndm.eval.policies import BASELINES, load_policy
+    from dexndm.residual.checkpoint import residual_from_payload
+
+    net = residual_from_payload(payload, str(path))
+    spec = base or payload["extra"].get("base_policy")
+    if not spec:
+        raise ValueError(
+            f"{path} does not name its base policy; pass base=... (the policy the residual corrects)"
+        )
+    if spec.lower() not in BASELINES and not Path(spec).exists() and (path.parent / spec).exists():
+        spec = str(path.parent / spec)
+    return residual_policy(load_policy(spec), net, f"{spec} + residual {path}")
+
+
+def load_pt_policy(path: Path, **kwargs: Any) -> Any:
+    """``.pt`` loader: a residual checkpoint here, any other to the policy stage's loader."""
+    import torch
+
+    from dexndm.residual.checkpoint import is_residual_payload
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not ours to judge: the policy stage's loader reports unreadable files
+        payload = None
+    if is_residual_payload(payload):
+        return load_residual_checkpoint_policy(path, payload, kwargs.get("base"))
+    from dexndm.policy.inference import load_checkpoint_policy
+
+    return load_checkpoint_policy(path, **kwargs)
+
+
+def load_onnx_policy(path: Path, **kwargs: Any) -> Any:
+    """``.onnx`` loader: an exported base + residual here (its sidecar says so), others (a
+    generalist exported alone) to the policy stage's loader."""
+    from dexndm.residual.export import ONNX_FORMAT
+
+    side = path.with_name(path.name + ".json")
+    if side.exists() and json.loads(side.read_text()).get("format") == ONNX_FORMAT:
+        return onnx_policy(path, int(kwargs.get("threads", 1)))
+    from dexndm.policy.inference import load_onnx_policy as load_policy_stage_onnx
+
+    return load_policy_stage_onnx(path, **kwargs)
+
+
+def register() -> None:
+    """Teach :func:`dexndm.eval.policies.load_policy` residual checkpoints and exported policies.
+
+    Both loaders hand the files that are not theirs to the policy stage's loaders, so they can
+    take the ``.pt`` and ``.onnx`` suffixes whatever registers first.
+    """
+    from dexndm.eval.policies import register_policy_loader
+
+    register_policy_loader(".pt", load_pt_policy)
+    register_policy_loader(".onnx", load_onnx_policy)

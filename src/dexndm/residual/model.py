@@ -1,0 +1,134 @@
+"""The residual policy network: ``correction = pi_res(o_t, a_t)``, bounded, zero at initialisation.
+
+Deployed as ``target = a_t + pi_res(o_t, a_t)`` (method.md, "The residual policy"): ``o_t`` is the
+generalist's proprioceptive observation and ``a_t`` the absolute joint target its action gives.
+
+Inputs and features. The network sees the raw inputs the paper names, plus one derived feature,
+``a_t - q_t`` (target minus the newest measured position in ``o_t``): the PD drive the correction
+mostly has to rescale. All three are standardised per dimension with statistics of the training
+data (buffers saved with the model), so the small target-position gaps are not drowned by the
+large absolute angles.
+
+Output. ``max_correction * tanh(y)`` per joint: bounded (the paper's learned corrections are
+0.004-0.012 rad; 0.05 rad leaves room), and the last layer starts at zero, so an untrained
+residual changes nothing and training starts from the base policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from dexndm.dynamics.layers import ACTIVATIONS
+from dexndm.hand.constants import NUM_JOINTS
+from dexndm.sim.observations import proprio_dim
+
+_MIN_STD = 1e-3  # rad: a constant input dimension must not blow up at deployment
+
+
+@dataclass(frozen=True)
+class ResidualConfig:
+    """Everything needed to rebuild a residual network; stored in every checkpoint."""
+
+    history: int = 10
+    """T of the proprioceptive observation (its size is ``T * 32 + 7``)."""
+    num_joints: int = NUM_JOINTS
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden widths. Ours (the paper gives none)."""
+    activation: str = "elu"
+    max_correction: float = 0.05
+    """Largest correction per joint, rad."""
+
+    def __post_init__(self) -> None:
+        if self.history < 1 or self.max_correction <= 0 or any(h < 1 for h in self.hidden):
+            raise ValueError(
+                f"ResidualConfig needs history >= 1, max_correction > 0 and positive widths; got {self}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of {sorted(ACTIVATIONS)}")
+
+    @property
+    def obs_dim(self) -> int:
+        return proprio_dim(self.history)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["hidden"] = list(self.hidden)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResidualConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown ResidualConfig fields {unknown}; known fields: {sorted(known)}")
+        return cls(**{**data, "hidden": tuple(int(h) for h in data.get("hidden", cls.hidden))})
+
+
+class ResidualPolicyNet(nn.Module):
+    """``(o_t (B, T*32+7), a_t (B, J)) -> correction (B, J)`` rad, in ``[-max_correction, max_correction]``.
+
+    Buffers (saved in ``state_dict``): ``feature_mean`` / ``feature_std`` ``(T*32+7 + 2J,)`` for the
+    features ``[o_t, a_t, a_t - q_t]``, and ``normalization_fitted``.
+    """
+
+    feature_mean: Tensor
+    feature_std: Tensor
+    normalization_fitted: Tensor
+
+    def __init__(self, config: ResidualConfig = ResidualConfig()) -> None:  # noqa: B008 - frozen
+        super().__init__()
+        self.config = config
+        j = config.num_joints
+        num_features = config.obs_dim + 2 * j
+        # q_t, the newest measured position, sits in the last (q, a) pair of the observation
+        # (dexndm.sim.observations.proprio_obs: pairs oldest first, each q then the target).
+        self.q_now_start = (config.history - 1) * 2 * j
+        self.register_buffer("feature_mean", torch.zeros(num_features))
+        self.register_buffer("feature_std", torch.ones(num_features))
+        self.register_buffer("normalization_fitted", torch.tensor(False))
+        sizes = (num_features, *config.hidden)
+        layers: list[nn.Module] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(n_in, n_out), ACTIVATIONS[config.activation]()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(sizes[-1], j)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def _bad_shapes(self, proprio: Tensor, base_targets: Tensor) -> bool:
+        expected = (proprio.shape[0], self.config.num_joints)
+        return (
+            proprio.dim() != 2
+            or proprio.shape[1] != self.config.obs_dim
+            or tuple(base_targets.shape) != expected
+        )
+
+    def features(self, proprio: Tensor, base_targets: Tensor) -> Tensor:
+        """Raw features ``[o_t, a_t, a_t - q_t]`` ``(B, D + 2J)``."""
+        j = self.config.num_joints
+        # shapes are fixed while tracing for export; checking them there only adds warnings
+        if not torch.jit.is_tracing() and self._bad_shapes(proprio, base_targets):
+            raise ValueError(
+                f"expected proprio (B, {self.config.obs_dim}) and base_targets (B, {j}); got "
+                f"{tuple(proprio.shape)} and {tuple(base_targets.shape)} (observation history "
+                f"{self.config.history})"
+            )
+        q_now = proprio[:, self.q_now_start : self.q_now_start + j]
+        return torch.cat([proprio, base_targets, base_targets - q_now], dim=1)
+
+    @torch.no_grad()
+    def fit_normalization(self, proprio: Tensor, base_targets: Tensor) -> None:
+        """Set the feature statistics from a sample ``(N, D)``, ``(N, J)`` of training inputs."""
+        x = self.features(proprio, base_targets).double()
+        self.feature_mean.copy_(x.mean(0))
+        self.feature_std.copy_(x.std(0).clamp_min(_MIN_STD))
+        self.normalization_fitted.fill_(True)
+
+    def forward(self, proprio: Tensor, base_targets: Tensor) -> Tensor:
+        """Corrections ``(B, J)`` rad for observations ``(B, D)`` and base targets ``(B, J)`` rad."""
+        x = (self.features(proprio, base_targets) - self.feature_mean) / self.feature_std
+        return self.config.max_correction * torch.tanh(self.head(self.body(x)))

@@ -1,0 +1,299 @@
+"""The residual's training graph: the frozen dynamics model driven by corrected targets.
+
+Objective (method.md, "The residual policy"), over the base policy's simulated episodes::
+
+    min  E  sum_t || q^sim_{t+1} - f({q_j, a_j + pi_res(o_j, a_j)}_{j=t-W+1..t}) ||^2
+
+``f`` is the real hand's model, frozen; gradients flow through it into the residual.
+
+How the window is formed (our choice; the paper leaves it open). A sample starts at a time
+``t0`` with the sim's history: positions ``q^sim`` up to ``t0``, and the targets before ``t0``
+corrected with the residual evaluated on the sim's own observations. Then, for ``K`` steps
+(``horizon``), the residual corrects the step's base target, ``f`` predicts the next position from
+the last W positions and corrected targets, and the prediction is fed back, so steps 2..K run on
+the model's ("real-side") positions; every predicted position is scored against ``q^sim``.
+Two modes differ in what the residual *sees* during those K steps:
+
+- ``"teacher_forced"``: the sim's observation ``o^sim_j``. With K = 1 this is the paper's formula
+  literally (sim positions in the window, every target in it corrected).
+- ``"closed_loop"``: the observation rebuilt from the model-side positions and the corrected
+  targets actually sent, as the real hand's loop would build it. The residual then learns to
+  react to the real hand falling behind the sim (feedback), which it sees at deployment and which
+  teacher forcing never shows it.
+
+``benchmarks/residual_gap.py`` measures both against an injected gap.
+
+What the positions are scored against (ours). The paper's ``q^sim``, or (``reference``) the
+*sim-trained* dynamics model's own rollout under the base targets from the same history. With
+little data, the model's multi-step error can be larger than the gap itself; scored against
+``q^sim``, the residual then chases the model's error. The fine-tuned model starts from the
+sim-trained one and makes much the same errors on the same inputs, so the difference of the two
+is mostly the gap (a control variate). Measured on the kp x0.6 gap (benchmarks/RESULTS.md).
+
+Observation rebuild. The proprioceptive observation is ``[q_{j-T+1}, a', ..., q_j, a']`` + wrist +
+axis (:func:`dexndm.sim.observations.proprio_obs`), where the target paired with ``q_k`` is the
+one applied ``L`` steps earlier than step ``k`` (``a_{k-L}``). ``L`` is read off the recorded
+episodes (:func:`observation_target_lag`), so the rebuild follows the env's convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dexndm.dynamics.models import DynamicsModel
+from dexndm.dynamics.windows import EpisodeWindows, WindowBatch, split_episode_indices
+from dexndm.hand import constants as C
+from dexndm.residual.model import ResidualPolicyNet
+
+RolloutMode = Literal["teacher_forced", "closed_loop"]
+_TAIL = 7  # wrist quaternion (4) + rotation axis (3) after the (q, target) pairs
+
+
+def observation_target_lag(
+    proprio: np.ndarray, joint_targets: np.ndarray, history: int, max_lag: int = 3
+) -> int:
+    """``L`` such that the newest target in ``proprio[:, t]`` is ``joint_targets[:, t - L]``.
+
+    Args:
+        proprio: ``(E, T, D)`` observations; joint_targets: ``(E, T, J)`` targets of each step.
+    Raises:
+        ValueError: no lag in ``0..max_lag`` reproduces the observations (they were not recorded
+            with these targets, e.g. arrays from different runs).
+    """
+    j = joint_targets.shape[-1]
+    start = (history - 1) * 2 * j + j
+    newest = proprio[:, max_lag:, start : start + j]
+    for lag in range(max_lag + 1):
+        shifted = joint_targets[:, max_lag - lag : joint_targets.shape[1] - lag]
+        if np.allclose(newest, shifted, atol=1e-6):
+            return lag
+    raise ValueError(
+        "the observations' target history matches none of the recorded targets shifted by 0.."
+        f"{max_lag} steps; record observations and targets in the same run (dexndm sim-episodes)"
+    )
+
+
+def proprio_sequence(
+    joint_pos: np.ndarray,
+    joint_targets: np.ndarray,
+    wrist_quat: np.ndarray,
+    axis: np.ndarray,
+    history: int,
+    lag: int,
+) -> np.ndarray:
+    """Observations ``(E, T, T_h*32 + 7)`` float32 for recorded episodes ``(E, T, J)`` (numpy).
+
+    Step ``t`` pairs ``q_{t-k}`` with ``a_{t-k-lag}`` (``k = T_h-1 .. 0``), as the env does with
+    its lag; steps before the episode start repeat its first values (the env fills its history
+    with the reset state). ``wrist_quat`` ``(E, 4)``, ``axis`` ``(E, 3)`` are per episode.
+    """
+    from dexndm.sim.observations import proprio_obs
+
+    num_episodes, steps, _ = joint_pos.shape
+    time = np.arange(steps)[:, None] + np.arange(1 - history, 1)  # (T, T_h)
+    q_time, a_time = np.clip(time, 0, None), np.clip(time - lag, 0, None)
+    return np.stack(
+        [
+            proprio_obs(joint_pos[:, q_time[t]], joint_targets[:, a_time[t]], wrist_quat, axis)
+            for t in range(steps)
+        ],
+        axis=1,
+    )
+
+
+def proprio_from_history(q_hist: Tensor, target_hist: Tensor, tail: Tensor) -> Tensor:
+    """The proprioceptive observation in torch: ``(B, T, J), (B, T, J), (B, 7) -> (B, T*2J + 7)``,
+    the layout of :func:`dexndm.sim.observations.proprio_obs` (pairs oldest first, q then target)."""
+    pairs = torch.stack([q_hist, target_hist], dim=2).reshape(q_hist.shape[0], -1)
+    return torch.cat([pairs, tail], dim=1)
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualEpisodes:
+    """The base policy's sim episodes, windowed for :class:`ResidualRollout`.
+
+    ``windows`` holds ``q^sim`` (``joint_pos``) and base targets (``joint_targets``) ``(E, T, J)``
+    and the episode subset, with a history long enough for the model window W and the observation
+    history T plus its lag L; ``proprio`` ``(E, T, D)`` holds the sim's observations.
+    """
+
+    windows: EpisodeWindows
+    proprio: Tensor
+    obs_lag: int
+
+    def with_horizon(self, horizon: int) -> ResidualEpisodes:
+        return replace(self, windows=self.windows.with_horizon(horizon))
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def gather(self, index: Tensor) -> tuple[WindowBatch, Tensor]:
+        """Windows ``index`` ``(B,)`` and the observations of their target steps ``(B, H+K-1, D)``."""
+        episode, time_ = self.windows.locate(index)
+        return self.windows.gather(index), self.proprio[episode[:, None], time_[:, :-1]]
+
+
+def split_residual_episodes(
+    arrays: dict[str, np.ndarray], window: int, eval_fraction: float = 0.1, seed: int = 0
+) -> tuple[ResidualEpisodes, ResidualEpisodes]:
+    """Episode split (9:1) of ``{"joint_pos", "joint_targets", "proprio_obs"}`` ``(E, T, ...)`` arrays,
+    windowed for a dynamics model of window ``window``."""
+    missing = {"joint_pos", "joint_targets", "proprio_obs"} - set(arrays)
+    if missing:
+        raise ValueError(
+            f"residual training data lacks {sorted(missing)}; record it with dexndm sim-episodes"
+        )
+    num_episodes = arrays["joint_pos"].shape[0]
+    if num_episodes < 2:
+        raise ValueError(f"residual training needs at least 2 episodes (train and eval), got {num_episodes}")
+    history = (arrays["proprio_obs"].shape[2] - _TAIL) // (2 * arrays["joint_pos"].shape[2])
+    lag = observation_target_lag(arrays["proprio_obs"], arrays["joint_targets"], history)
+    train_eps, eval_eps = split_episode_indices(num_episodes, eval_fraction, seed)
+    span = max(window, history + lag)
+    train = EpisodeWindows.from_arrays(arrays["joint_pos"], arrays["joint_targets"], span, 1, train_eps)
+    evaluation = replace(train, episodes=torch.as_tensor(eval_eps, dtype=torch.long))
+    proprio = torch.as_tensor(arrays["proprio_obs"], dtype=torch.float32)
+    return ResidualEpisodes(train, proprio, lag), ResidualEpisodes(evaluation, proprio, lag)
+
+
+class ResidualRollout(nn.Module):
+    """``K`` steps of the frozen model under residual-corrected targets (see the module docstring)."""
+
+    joint_lower: Tensor
+    joint_upper: Tensor
+
+    def __init__(
+        self,
+        residual: ResidualPolicyNet,
+        dynamics: DynamicsModel,
+        obs_lag: int,
+        mode: RolloutMode = "closed_loop",
+        reference: DynamicsModel | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in ("teacher_forced", "closed_loop"):
+            raise ValueError(f"unknown rollout mode {mode!r}; choose 'teacher_forced' or 'closed_loop'")
+        self.residual = residual
+        self.dynamics = dynamics.requires_grad_(False).eval()
+        self.reference = None if reference is None else reference.requires_grad_(False).eval()
+        self.obs_lag = obs_lag
+        self.mode = mode
+        self.register_buffer("joint_lower", torch.as_tensor(C.JOINT_LOWER, dtype=torch.float32))
+        self.register_buffer("joint_upper", torch.as_tensor(C.JOINT_UPPER, dtype=torch.float32))
+
+    @torch.no_grad()
+    def reference_positions(self, batch: WindowBatch) -> Tensor:
+        """What the predictions are scored against ``(B, K, J)``: ``q^sim`` (``batch.q_future``), or
+        the reference model's rollout under the base targets from the same sim history."""
+        if self.reference is None:
+            return batch.q_future
+        w, history_len = self.reference.window, batch.q_hist.shape[1]
+        return self.reference.rollout(batch.q_hist[:, history_len - w :], batch.a_seq[:, history_len - w :])
+
+    def _sent(self, base: Tensor, correction: Tensor) -> Tensor:
+        return torch.clamp(base + correction, self.joint_lower, self.joint_upper)
+
+    def forward(self, batch: WindowBatch, obs_seq: Tensor, correct: bool = True) -> tuple[Tensor, Tensor]:
+        """Predicted positions ``q_{t0+1..t0+K}`` ``(B, K, J)`` and the corrections ``(B, H+K-1, J)``.
+
+        ``batch``: history ``H`` (``q_hist`` up to ``t0``), base targets ``a_seq`` from ``t0-H+1`` to
+        ``t0+K-1`` and ``q_future``; ``obs_seq`` ``(B, H+K-1, D)`` the sim observations of those steps.
+        ``correct=False`` runs the base targets alone (the gap the model predicts).
+        """
+        base, q_hist = batch.a_seq, batch.q_hist
+        history_len, horizon = q_hist.shape[1], batch.q_future.shape[1]
+        b, _, j = base.shape
+        window, obs_history = self.dynamics.window, self.residual.config.history
+        # Before t0: the sim's history, its targets corrected on the sim's observations.
+        if correct:
+            past = self.residual(
+                obs_seq[:, : history_len - 1].reshape(-1, obs_seq.shape[-1]),
+                base[:, : history_len - 1].reshape(-1, j),
+            ).view(b, history_len - 1, j)
+        else:
+            past = torch.zeros_like(base[:, : history_len - 1])
+        # Index i of these lists is time t0 - H + 1 + i.
+        sent = list(self._sent(base[:, : history_len - 1], past).unbind(1))
+        q = list(q_hist.unbind(1))
+        corrections, predictions = [past], []
+        tail = obs_seq[:, 0, -_TAIL:]
+        for k in range(horizon):
+            i = history_len - 1 + k
+            if not correct:
+                step_correction = torch.zeros_like(base[:, i])
+            else:
+                if self.mode == "closed_loop":
+                    lag = self.obs_lag
+                    obs = proprio_from_history(
+                        torch.stack(q[i - obs_history + 1 : i + 1], 1),
+                        torch.stack(sent[i - obs_history + 1 - lag : i - lag + 1], 1),
+                        tail,
+                    )
+                else:
+                    obs = obs_seq[:, i]
+                step_correction = self.residual(obs, base[:, i])
+            sent.append(self._sent(base[:, i], step_correction))
+            corrections.append(step_correction[:, None])
+            q_next = self.dynamics(
+                torch.stack(q[i - window + 1 : i + 1], 1), torch.stack(sent[i - window + 1 : i + 1], 1)
+            )
+            q.append(q_next)
+            predictions.append(q_next)
+        return torch.stack(predictions, 1), torch.cat(corrections, 1)
+
+
+@dataclass
+class ResidualEvaluation:
+    """Error of the model's positions against the reference (``q^sim`` or the sim model's) on
+    held-out windows, rad."""
+
+    corrected_mae: float
+    """Mean abs error over the ``horizon`` steps and joints, targets corrected by the residual."""
+    uncorrected_mae: float
+    """The same with the base targets alone: the gap the model predicts."""
+    mean_abs_correction: float
+    horizon: int
+    num_windows: int
+
+    @property
+    def closed_fraction(self) -> float:
+        """Share of the predicted gap the residual closes (1 = all, 0 = none, < 0 = worse)."""
+        return 1.0 - self.corrected_mae / max(self.uncorrected_mae, 1e-12)
+
+
+@torch.no_grad()
+def evaluate_residual(
+    graph: ResidualRollout,
+    data: ResidualEpisodes,
+    horizon: int,
+    max_windows: int | None,
+    batch_size: int = 512,
+) -> ResidualEvaluation:
+    """:class:`ResidualEvaluation` over (up to ``max_windows``, evenly spaced) windows of ``data``."""
+    data = data.with_horizon(horizon)
+    index = data.windows.evenly_spaced(max_windows)
+    device = graph.joint_lower.device
+    was_training = graph.residual.training
+    graph.residual.eval()
+    sums = torch.zeros(3, dtype=torch.float64)
+    try:
+        for chunk in index.split(batch_size):
+            batch, obs = data.gather(chunk)
+            batch, obs = batch.to(device), obs.to(device)
+            pred, corr = graph(batch, obs)
+            pred0, _ = graph(batch, obs, correct=False)
+            reference = graph.reference_positions(batch)
+            sums += torch.stack([
+                (pred - reference).abs().mean(dim=(1, 2)).sum(),
+                (pred0 - reference).abs().mean(dim=(1, 2)).sum(),
+                corr[:, -horizon:].abs().mean(dim=(1, 2)).sum(),
+            ]).double().cpu()  # fmt: skip
+    finally:
+        graph.residual.train(was_training)
+    n = len(index)
+    return ResidualEvaluation(*(sums / n).tolist(), horizon=horizon, num_windows=n)

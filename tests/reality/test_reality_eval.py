@@ -1,0 +1,86 @@
+"""Evaluation on SimulatedReality: the sim evaluator's metrics and files, the real hand's observation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dexndm.cli import main
+from dexndm.eval.evaluate import METRICS
+from dexndm.eval.policies import HoldPolicy, RandomPolicy
+from dexndm.eval.reality_eval import evaluate_on_reality
+from dexndm.hand import constants as C
+from dexndm.sim.grasp import GraspConfig
+from dexndm.sim.observations import split_proprio
+
+STEPS = 15
+TINY = dict(objects=("cube",), episode_steps=STEPS, grasp=GraspConfig(candidates=32), progress=False)
+
+
+class RecordingPolicy:
+    """Small random actions; keeps every observation it was given."""
+
+    def __init__(self) -> None:
+        self.observations: list[np.ndarray] = []
+        self.rng = np.random.default_rng(0)
+        self.resets = 0
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        self.resets += 1
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        assert set(obs) == {"proprio"}  # nothing else, in particular nothing of the profile
+        self.observations.append(obs["proprio"].copy())
+        return self.rng.uniform(-1, 1, (1, 16))
+
+
+def test_rows_summary_and_files_match_the_sim_evaluator(grasp_cache, tmp_path) -> None:
+    result = evaluate_on_reality(
+        HoldPolicy(), profile="default", wrists=("palm_up",), axes=("+z", "-x"), episodes_per_cell=2,
+        grasp_cache_dir=grasp_cache, out_dir=tmp_path, **TINY,
+    )  # fmt: skip
+    assert len(result.episodes) == 4 and len(result.summary) == 2
+    for row in result.episodes:
+        assert set(METRICS) <= set(row) and not row["fell"]
+        assert row["ttf"] == 1.0 and row["steps"] == STEPS
+        assert abs(row["rot"]) < 0.05  # holding: the cube barely turns
+    assert result.summary[0]["n"] == 2 and "rot_r_mean" in result.summary[0]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["reality"]["name"] == "default"
+    assert (tmp_path / "episodes.csv").is_file() and (tmp_path / "summary.csv.json").is_file()
+
+
+def test_policy_sees_readings_and_previous_targets(grasp_cache) -> None:
+    policy = RecordingPolicy()
+    evaluate_on_reality(
+        policy, profile="harsh", wrists=("palm_down",), axes=("+z",), episodes_per_cell=1,
+        grasp_cache_dir=grasp_cache, **TINY,
+    )  # fmt: skip
+    assert policy.resets == 1 and 1 <= len(policy.observations) <= STEPS
+    obs = np.concatenate(policy.observations)
+    assert obs.shape[1] == 10 * 32 + 7
+    q_hist, a_hist, wrist, axis = split_proprio(obs, 10)
+    # joint positions are encoder readings: whole ticks (float32 holds them to ~1e-7 rad)
+    ticks = q_hist.astype(np.float64) / C.RAD_PER_TICK
+    assert np.abs(ticks - np.round(ticks)).max() < 1e-3
+    np.testing.assert_allclose(wrist, np.tile([0.0, 1.0, 0.0, 0.0], (len(obs), 1)), atol=1e-6)  # palm down
+    np.testing.assert_allclose(axis, np.tile([0.0, 0.0, 1.0], (len(obs), 1)))
+    # the history shifts by one each step; targets move by at most 1/24 rad per step
+    np.testing.assert_array_equal(q_hist[1:, :-1], q_hist[:-1, 1:])
+    np.testing.assert_array_equal(a_hist[1:, :-1], a_hist[:-1, 1:])
+    assert np.abs(np.diff(a_hist[-1], axis=0)).max() <= C.ACTION_SCALE + 1e-6
+
+
+def test_privileged_policy_refused() -> None:
+    policy = RandomPolicy()
+    policy.uses_privileged = True
+    with pytest.raises(ValueError, match="privileged observations"):
+        evaluate_on_reality(policy, **TINY)
+
+
+def test_cli_reports_a_bad_profile(capsys) -> None:
+    rc = main(["eval", "--policy", "hold", "--wrist", "palm_up", "--axis", "+z", "--reality", "defualt"])
+    assert rc == 2
+    assert "unknown reality profile 'defualt'" in capsys.readouterr().err
