@@ -14,7 +14,7 @@ gapped sim's observations):
 For the stiffness gap an analytic per-step correction, ``(1/0.6 - 1)(a_t - q_t)`` clipped to
 0.05 rad, shows what a correction computed once per control step can reach.
 
-    .venv/bin/python benchmarks/residual_gap.py                  # both gaps, ~25 min on 2 busy cores
+    .venv/bin/python benchmarks/residual_gap.py                  # both gaps, ~11 min on 2 busy cores
     .venv/bin/python benchmarks/residual_gap.py --gaps kp --episodes 32 --ndm-steps 300 --residual-steps 200
 """
 

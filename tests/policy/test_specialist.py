@@ -47,6 +47,9 @@ def test_resume_continues_from_the_checkpoint_and_refuses_another_config(tmp_pat
     train_specialist(_tiny(5), out, quiet=True)
     first = load_policy_checkpoint(out / "latest.pt", kind="specialist")
     assert first["progress"]["iteration"] == 5
+    # a kill between two saves leaves rows past the checkpoint: the resumed run redoes them
+    with (out / "metrics.csv").open("a") as f:
+        f.write(f"6,{6 * 512},1.0,0,-0.1,0,,,,,,,1.0,0.5,1.0,0.0\n")
     res = train_specialist(_tiny(10), out, quiet=True)  # same config, longer: resumes
     assert res.env_steps == 10 * 32 * 16
     rows = _rows(out)

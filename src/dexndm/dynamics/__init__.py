@@ -7,6 +7,10 @@
 - :mod:`~dexndm.dynamics.checkpoint`: ``save_dynamics`` / ``load_dynamics``.
 - :mod:`~dexndm.dynamics.metrics`: one-step and k-step open-loop error.
 - :mod:`~dexndm.dynamics.synthetic`: a synthetic hand with known per-joint dynamics.
+- :mod:`~dexndm.dynamics.sim_episodes`: a policy's episodes in the training sim (the real-episode
+  fields plus observations), and target sequences replayed open loop in any sim.
+- :mod:`~dexndm.dynamics.datasets`: episode stores -> ``(E, T, ...)`` arrays.
+- :mod:`~dexndm.dynamics.pipeline`: pre-train on sim, fine-tune on real (``dexndm train dynamics``).
 """
 
 from dexndm.dynamics.checkpoint import (

@@ -153,9 +153,26 @@ def scheduled_lr(lr: float, schedule: str, min_lr_fraction: float, step: int, to
     return lr * (min_lr_fraction + (1.0 - min_lr_fraction) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def changed_settings(stored: dict[str, Any], now: dict[str, Any], keys: tuple[str, ...]) -> dict[str, tuple]:
-    """``{key: (stored, now)}`` for the ``keys`` whose values differ (resume checks)."""
-    return {k: (stored.get(k), now.get(k)) for k in keys if stored.get(k) != now.get(k)}
+def check_same_run(
+    path: Path,
+    saved: dict[str, Any],
+    fit_config: dict[str, Any],
+    keys: tuple[str, ...],
+    data: Any,
+    elsewhere: str,
+) -> None:
+    """Refuse to resume from the training state ``saved`` (read from ``path``) when any of the
+    ``keys`` of its ``fit_config`` or its ``data`` signature differs from the run asked for now."""
+    stored = saved["fit_config"]
+    changed = {k: (stored.get(k), fit_config.get(k)) for k in keys if stored.get(k) != fit_config.get(k)}
+    if saved["data"] != data:
+        changed["data"] = (saved["data"], data)
+    if changed:
+        details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}, the run differs: {details}. Use the original settings, "
+            f"{elsewhere}, or resume=False (--no-resume) to start over."
+        )
 
 
 def _maybe_fit_normalization(model: DynamicsModel, train: EpisodeWindows, cfg: FitConfig) -> None:
@@ -240,15 +257,7 @@ class _Run:
             "start a new log_dir or pass resume=False",
         )  # fmt: skip
         check_payload(state["model"], str(path), expected_config=self.model.config)
-        changed = changed_settings(state["fit_config"], asdict(cfg), _RESUME_MUST_MATCH)
-        if state["data"] != data_signature:
-            changed["data"] = (state["data"], data_signature)
-        if changed:
-            details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
-            raise CheckpointMismatchError(
-                f"cannot resume from {path}, the run differs: {details}. "
-                "Use the original settings, a new log_dir, or resume=False to start over."
-            )
+        check_same_run(path, state, asdict(cfg), _RESUME_MUST_MATCH, data_signature, "a new log_dir")
         self.model.load_state_dict(state["model"]["model_state"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.set_state(state["sampler_rng"])

@@ -115,7 +115,10 @@ def _register_builtin_loaders() -> None:
     # imported on first use: the policy stage pulls in torch, which this module avoids; a
     # loader the user registered for the same suffix wins
     from dexndm.policy.inference import register
+    from dexndm.residual.deploy import register as register_residual
 
+    # residual loaders first: they hand files that are not theirs to the policy stage's loaders
+    register_residual()
     register()
 
 

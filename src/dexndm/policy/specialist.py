@@ -139,6 +139,12 @@ def train_specialist(cfg: SpecialistConfig, out_dir: Path, *, quiet: bool = Fals
             group["lr"] = alg.learning_rate
     writer = SummaryWriter(str(out_dir / "tb"), purge_step=start_it)
     csv_path = out_dir / "metrics.csv"
+    if resume and csv_path.exists():
+        # rows logged after the checkpoint (a kill between saves) are redone: drop them
+        with csv_path.open(newline="") as f:
+            kept = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start_it]
+        lines = [",".join(METRIC_COLUMNS)] + [",".join(r[c] for c in METRIC_COLUMNS) for r in kept]
+        atomic_write_text(csv_path, "\n".join(lines) + "\n")
     new_csv = not csv_path.exists()
     csv_file = csv_path.open("a", newline="")
     rows = csv.DictWriter(csv_file, fieldnames=METRIC_COLUMNS)

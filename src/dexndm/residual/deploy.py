@@ -219,5 +219,6 @@ def register() -> None:
     """
     from dexndm.eval.policies import register_policy_loader
 
-    register_policy_loader(".pt", load_pt_policy)
-    register_policy_loader(".onnx", load_onnx_policy)
+    # never over a loader the user registered for the suffix
+    register_policy_loader(".pt", load_pt_policy, replace=False)
+    register_policy_loader(".onnx", load_onnx_policy, replace=False)

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 import torch
 
-from dexndm.dynamics.checkpoint import CheckpointMismatchError, atomic_torch_save, check_format
+from dexndm.dynamics.checkpoint import atomic_torch_save, check_format
 from dexndm.dynamics.models import DynamicsModel
-from dexndm.dynamics.train import changed_settings, progress_bar, scheduled_lr, summary_writer
+from dexndm.dynamics.train import check_same_run, progress_bar, scheduled_lr, summary_writer
 from dexndm.residual.checkpoint import check_residual_payload, residual_payload, save_residual
 from dexndm.residual.model import ResidualPolicyNet
 from dexndm.residual.rollout import (
@@ -296,15 +296,7 @@ class _Run:
             "start a new output directory or pass resume=False",
         )  # fmt: skip
         check_residual_payload(saved["residual"], str(path), expected_config=self.residual.config)
-        changed = changed_settings(saved["fit_config"], asdict(cfg), _RESUME_MUST_MATCH)
-        if saved["data"] != signature:
-            changed["data / dynamics model"] = (saved["data"], signature)
-        if changed:
-            details = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
-            raise CheckpointMismatchError(
-                f"cannot resume from {path}, the run differs: {details}. Use the original settings, a new "
-                "output directory, or resume=False (--no-resume) to start over."
-            )
+        check_same_run(path, saved, asdict(cfg), _RESUME_MUST_MATCH, signature, "a new output directory")
         self.residual.load_state_dict(saved["residual"]["residual_state"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.sampler.set_state(saved["sampler_rng"])
