@@ -168,6 +168,24 @@ def run_cell(
     return sorted(rows, key=lambda r: r["episode"])
 
 
+def finish_evaluation(
+    rows: list[dict[str, Any]],
+    summary: list[dict[str, Any]],
+    config: dict[str, Any],
+    t0: float,
+    cells: list[Cell],
+    out_dir: Path | None,
+    console: Console | None,
+) -> EvalResult:
+    """Bundle an evaluation's rows and cell summaries; write them and print the table if asked."""
+    result = EvalResult(rows, summary, _stats(rows), config, time.perf_counter() - t0, cells)
+    if out_dir is not None:
+        result.write(out_dir)
+    if console is not None:
+        result.print_table(console)
+    return result
+
+
 def evaluate(
     policy: Policy,
     *,
@@ -257,9 +275,4 @@ def evaluate(
             r for r in rows if (r["object"], r["wrist"], r["axis"]) == (cell.object, cell.wrist, cell.axis)
         ]
         summary.append({**asdict(cell), **_stats(cell_rows)})
-    result = EvalResult(rows, summary, _stats(rows), config, time.perf_counter() - t0, cells)
-    if out_dir is not None:
-        result.write(out_dir)
-    if progress:
-        result.print_table(console)
-    return result
+    return finish_evaluation(rows, summary, config, t0, cells, out_dir, console if progress else None)

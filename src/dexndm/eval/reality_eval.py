@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dexndm.eval.cells import Cell, make_cells
-from dexndm.eval.evaluate import METRICS, EvalResult, _checked_actions, _stats
+from dexndm.eval.evaluate import METRICS, EvalResult, _checked_actions, _stats, finish_evaluation
 from dexndm.eval.policies import Policy, reset_policy, uses_privileged
 from dexndm.hand import constants as C
 from dexndm.objects import resolve_object
@@ -243,9 +243,4 @@ def evaluate_on_reality(
             rows.extend(cell_rows)
             summary.append({**asdict(cell), **_stats(cell_rows)})
 
-    result = EvalResult(rows, summary, _stats(rows), config, time.perf_counter() - t0, cells)
-    if out_dir is not None:
-        result.write(out_dir)
-    if progress:
-        result.print_table(console)
-    return result
+    return finish_evaluation(rows, summary, config, t0, cells, out_dir, console if progress else None)
