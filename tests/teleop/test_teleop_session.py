@@ -109,7 +109,7 @@ def test_residual_toggle_needs_a_residual_and_adds_its_correction(fake_driver, g
     session.submit(command('{"type": "set_residual", "enabled": true}'))
     run(session, 3)
     np.testing.assert_allclose(session.sent_targets, C.clamp_to_limits(base + 0.01))
-    np.testing.assert_allclose(session.a_hist[0, -1], base)  # the base policy's history stays its own
+    np.testing.assert_allclose(session.history.a[0, -1], base)  # the base policy's history stays its own
     assert residual.calls == 3
 
 

@@ -47,7 +47,7 @@ from dexndm.reality.profile import RealityProfile, load_profile
 from dexndm.reality.simulated import SimulatedReality
 from dexndm.sim.config import EnvConfig, RewardConfig
 from dexndm.sim.grasp import GraspConfig, GraspSet, cached_grasps
-from dexndm.sim.observations import proprio_obs, push_history
+from dexndm.sim.observations import ProprioHistory
 from dexndm.sim.rewards import rotation_about_axis, rotation_reward, rotp_weight
 from dexndm.sim.rotations import quat_angle, quat_from_axis_angle, quat_mul
 from dexndm.sim.scene import PhysicsConfig
@@ -135,20 +135,18 @@ def run_reality_episode(
     )
     targets = hand.safety.last_targets.copy()
     q_init = hand.joint_state_truth()[0]
-    q_hist = np.repeat(hand.read_state().joint_pos[None, None], history, axis=1)
-    a_hist = np.repeat(targets[None, None], history, axis=1)
-    wrist, axis_b = hand.wrist_quat[None], axis[None]
+    hist = ProprioHistory(history)
+    hist.start(hand.read_state().joint_pos, targets)
     meter = _EpisodeMeter(hand.object_pose()[1], axis, c_rotp, reward or RewardConfig())
     reset_policy(policy, np.arange(1))
     fell = False
     for step in range(episode_steps):
-        obs = proprio_obs(q_hist, a_hist, wrist, axis_b)
+        obs = hist.obs(hand.wrist_quat, axis)
         actions = _checked_actions(policy.act({"proprio": obs}), 1, policy, cell, step)
         wanted = C.clamp_to_limits(targets + np.clip(actions[0], -1.0, 1.0) * C.ACTION_SCALE)
         targets = hand.send_joint_targets(wanted)
         hand.advance()
-        push_history(q_hist, hand.read_state().joint_pos[None])
-        push_history(a_hist, targets[None])  # the target in force, as the env pairs them
+        hist.push(hand.read_state().joint_pos, targets)  # the target in force, as the env pairs them
         meter.update(hand, q_init)
         pos, _ = hand.object_pose()
         if not np.all(np.isfinite(pos)) or np.linalg.norm(pos - hand.wrist_pos) > fall_distance:

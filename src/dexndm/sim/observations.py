@@ -71,3 +71,28 @@ def push_history(hist: np.ndarray, new: np.ndarray) -> None:
     """Shift a (N, T, D) history one step and append ``new`` (N, D) as the newest, in place."""
     hist[:, :-1] = hist[:, 1:]
     hist[:, -1] = new
+
+
+class ProprioHistory:
+    """One hand's proprioceptive history, kept the way :class:`RotationEnv` keeps it.
+
+    For the loops that drive a single real (or simulated-real) hand: ``start`` fills the whole
+    history with the first reading and the targets in force; every later ``push`` pairs a new
+    reading with the target that was in force while it was reached.
+    """
+
+    def __init__(self, history: int):
+        self.q = np.zeros((1, history, C.NUM_JOINTS))
+        self.a = np.zeros((1, history, C.NUM_JOINTS))
+
+    def start(self, joint_pos: np.ndarray, targets: np.ndarray) -> None:
+        self.q[:] = joint_pos
+        self.a[:] = targets
+
+    def push(self, joint_pos: np.ndarray, targets: np.ndarray) -> None:
+        push_history(self.q, np.asarray(joint_pos)[None])
+        push_history(self.a, np.asarray(targets)[None])
+
+    def obs(self, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
+        """``(1, T*32 + 7)`` float32 observation."""
+        return proprio_obs(self.q, self.a, np.asarray(wrist_quat)[None], np.asarray(axis)[None])

@@ -35,7 +35,7 @@ import numpy as np
 from dexndm.eval.policies import Policy, reset_policy, uses_privileged
 from dexndm.hand import constants as C
 from dexndm.reality.control_loop import RateLoop
-from dexndm.sim.observations import proprio_obs, push_history
+from dexndm.sim.observations import ProprioHistory
 from dexndm.sim.rewards import rotation_about_axis
 from dexndm.sim.wrists_axes import parse_axis, parse_wrist
 from dexndm.teleop.drivers import DriverState, TeleopDriver
@@ -122,8 +122,7 @@ class TeleopSession:
         self.tick_count = 0
         self.loop = RateLoop(config.hz)
         T = config.history
-        self.q_hist = np.zeros((1, T, C.NUM_JOINTS))
-        self.a_hist = np.zeros((1, T, C.NUM_JOINTS))
+        self.history = ProprioHistory(T)
         self.base_targets = np.zeros(C.NUM_JOINTS)
         self.sent_targets = np.zeros(C.NUM_JOINTS)
         self._fresh_history = True
@@ -217,13 +216,11 @@ class TeleopSession:
 
     def _policy_targets(self, state: DriverState) -> np.ndarray:
         if self._fresh_history:
-            self.q_hist[:] = state.joint_pos
-            self.a_hist[:] = self.base_targets
+            self.history.start(state.joint_pos, self.base_targets)
             self._fresh_history = False
         else:
-            push_history(self.q_hist, state.joint_pos[None])
-            push_history(self.a_hist, self.base_targets[None])
-        obs = proprio_obs(self.q_hist, self.a_hist, self.wrist_quat[None], self.axis[None])
+            self.history.push(state.joint_pos, self.base_targets)
+        obs = self.history.obs(self.wrist_quat, self.axis)
         actions = np.asarray(self.policy.act({"proprio": obs}), dtype=np.float64)
         if actions.shape != (1, C.NUM_JOINTS) or not np.all(np.isfinite(actions)):
             raise PolicyFault(
