@@ -62,14 +62,22 @@ def save_dynamics(path: str | Path, model: DynamicsModel, extra: dict[str, Any] 
     return path
 
 
-def check_format(payload: Any, source: str, name: str, version: int, what: str, fix: str) -> None:
-    """Raise :class:`CheckpointMismatchError` unless ``payload`` is a dict of format ``name`` and
-    version ``version``; ``what`` names the artifact ("dynamics model"), ``fix`` says what to do."""
+def check_format(
+    payload: Any,
+    source: str,
+    name: str,
+    version: int,
+    what: str,
+    fix: str,
+    error: type[ValueError] = CheckpointMismatchError,
+) -> None:
+    """Raise ``error`` unless ``payload`` is a dict of format ``name`` and version ``version``;
+    ``what`` names the artifact ("dynamics model"), ``fix`` says what to do."""
     if not isinstance(payload, dict) or payload.get("format") != name:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointMismatchError(f"{source} is not a dexndm {what} (format {found!r})")
+        raise error(f"{source} is not a dexndm {what} (format {found!r})")
     if payload.get("format_version") != version:
-        raise CheckpointMismatchError(
+        raise error(
             f"{source} has {what} format version {payload.get('format_version')}, but this dexndm reads "
             f"version {version}; {fix}"
         )

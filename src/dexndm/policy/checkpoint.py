@@ -20,7 +20,7 @@ import torch
 
 from dexndm.data.artifacts import json_default
 from dexndm.data.atomic import atomic_write_text
-from dexndm.dynamics.checkpoint import atomic_torch_save
+from dexndm.dynamics.checkpoint import atomic_torch_save, check_format
 
 FORMAT_NAME = "dexndm.policy"
 FORMAT_VERSION = 1
@@ -57,14 +57,10 @@ def load_policy_checkpoint(path: str | Path, kind: str | None = None) -> dict[st
         raise PolicyCheckpointError(
             f"{path} cannot be read as a dexndm policy checkpoint ({type(e).__name__}: {str(e)[:200]})"
         ) from e
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise PolicyCheckpointError(f"{path} is not a dexndm policy checkpoint (format {found!r})")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise PolicyCheckpointError(
-            f"{path} has policy format version {payload.get('format_version')}, this dexndm reads "
-            f"version {FORMAT_VERSION}; use the dexndm release that wrote it or retrain"
-        )
+    check_format(
+        payload, str(path), FORMAT_NAME, FORMAT_VERSION, "policy checkpoint",
+        "use the dexndm release that wrote it or retrain", error=PolicyCheckpointError,
+    )  # fmt: skip
     if kind is not None and payload.get("kind") != kind:
         raise PolicyCheckpointError(f"{path} holds a {payload.get('kind')} policy, expected a {kind}")
     return payload
