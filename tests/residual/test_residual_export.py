@@ -125,6 +125,32 @@ def test_target_chain_keeps_base_and_sent_targets_apart():
     np.testing.assert_allclose(steps[2][0], newest[0] + 0.02, atol=1e-6)
 
 
+def test_policies_see_base_targets_in_their_history():
+    """The loop records the sent targets (base + correction); base and residual see base targets,
+    as in training (and as teleoperation keeps them)."""
+    from dexndm.sim.observations import ProprioHistory, split_proprio
+
+    seen = []
+
+    def step(obs, prev):
+        seen.append(split_proprio(obs["proprio"], 10)[1][0].copy())
+        base = prev + 0.01
+        return base + 0.03, base
+
+    policy = TargetChainPolicy(step, "test")
+    hist = ProprioHistory(10)
+    sent = np.zeros(16)
+    hist.start(np.zeros(16), sent)
+    policy.reset(np.arange(1))
+    for _ in range(3):
+        action = policy.act({"proprio": hist.obs(np.array([1.0, 0, 0, 0]), np.array([0, 0, 1.0]))})
+        sent = sent + action[0] * (1 / 24)  # what a loop holds and records
+        hist.push(np.zeros(16), sent)
+    np.testing.assert_allclose(sent, np.full(16, 0.06), atol=1e-6)  # base 0.03 + correction 0.03
+    np.testing.assert_allclose(seen[2][-3:, 0], [0.0, 0.01, 0.02], atol=1e-6)  # the base chain
+    np.testing.assert_allclose(hist.a[0, -3:, 0], [0.04, 0.05, 0.06], atol=1e-6)  # the sent ones
+
+
 def test_a_base_without_a_torch_module_is_not_exportable():
     from dexndm.eval.policies import RandomPolicy
 

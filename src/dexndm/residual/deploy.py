@@ -10,6 +10,13 @@ never exceeds it, and corrections change slowly, so this is rare (``clipped_frac
 
 Both chains start, at every episode start, from the newest target in the observation (at a reset
 the env fills the whole target history with the grasp targets it holds).
+
+The observation's target history is rewritten with the *base* targets before the policies see
+it: the loop that drives the hand records the targets it sent (base + correction), but the base
+policy was trained on its own targets, and the residual was trained on the base policy's
+simulated observations (method.md: the correction makes the real joints follow the trajectory
+the base targets produce in sim). Teleoperation keeps the same convention
+(:mod:`dexndm.teleop.session`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from dexndm.hand import constants as C
+from dexndm.sim.observations import push_history, split_proprio
 
 StepFn = Callable[[dict[str, np.ndarray], np.ndarray], tuple[np.ndarray, np.ndarray]]
 """``fn(obs, prev_base_targets (N, 16)) -> (joint_targets (N, 16), base_joint_targets (N, 16))``, rad."""
@@ -29,8 +37,6 @@ StepFn = Callable[[dict[str, np.ndarray], np.ndarray], tuple[np.ndarray, np.ndar
 
 def newest_targets(proprio: np.ndarray) -> np.ndarray:
     """The newest joint targets in proprioceptive observations ``(N, T*32 + 7)``: ``(N, 16)`` rad."""
-    from dexndm.sim.observations import split_proprio
-
     history = (proprio.shape[1] - 7) // (2 * C.NUM_JOINTS)
     return np.asarray(split_proprio(proprio, history)[1][:, -1], dtype=np.float64)
 
@@ -46,6 +52,7 @@ class TargetChainPolicy:
         self.description = description
         self._base: np.ndarray | None = None
         self._held: np.ndarray | None = None
+        self._base_hist: np.ndarray | None = None
         self._fresh: np.ndarray | None = None
         self.steps = 0
         self.clipped = 0
@@ -67,16 +74,23 @@ class TargetChainPolicy:
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         proprio = np.asarray(obs["proprio"], dtype=np.float32)
         n = len(proprio)
+        history = (proprio.shape[1] - 7) // (2 * C.NUM_JOINTS)
         if self._fresh is None or len(self._fresh) != n:
             self._fresh = np.ones(n, dtype=bool)
             self._base = np.zeros((n, C.NUM_JOINTS))
             self._held = np.zeros((n, C.NUM_JOINTS))
+            self._base_hist = np.zeros((n, history, C.NUM_JOINTS), dtype=np.float32)
+        assert self._base is not None and self._held is not None and self._base_hist is not None
         if self._fresh.any():
             start = newest_targets(proprio[self._fresh])
             self._base[self._fresh] = start
             self._held[self._fresh] = start
+            self._base_hist[self._fresh] = start[:, None]
             self._fresh[:] = False
-        targets, self._base = self._step({"proprio": proprio}, self._base)
+        seen = proprio.copy()
+        seen[:, : history * 2 * C.NUM_JOINTS].reshape(n, history, 2, C.NUM_JOINTS)[:, :, 1] = self._base_hist
+        targets, self._base = self._step({"proprio": seen}, self._base)
+        push_history(self._base_hist, self._base)
         raw = (np.asarray(targets, dtype=np.float64) - self._held) / C.ACTION_SCALE
         self.steps += n
         self.clipped += int((np.abs(raw) > 1.0 + 1e-4).sum())

@@ -16,8 +16,9 @@ Two modes differ in what the residual *sees* during those K steps:
 
 - ``"teacher_forced"``: the sim's observation ``o^sim_j``. With K = 1 this is the paper's formula
   literally (sim positions in the window, every target in it corrected).
-- ``"closed_loop"``: the observation rebuilt from the model-side positions and the corrected
-  targets actually sent, as the real hand's loop would build it. The residual then learns to
+- ``"closed_loop"``: the observation rebuilt from the model-side positions and the base targets,
+  as the deployed policy sees it (:mod:`dexndm.residual.deploy` gives both policies the base
+  targets in the history: what the base was trained on). The residual then learns to
   react to the real hand falling behind the sim (feedback), which it sees at deployment and which
   teacher forcing never shows it.
 
@@ -231,7 +232,7 @@ class ResidualRollout(nn.Module):
                     lag = self.obs_lag
                     obs = proprio_from_history(
                         torch.stack(q[i - obs_history + 1 : i + 1], 1),
-                        torch.stack(sent[i - obs_history + 1 - lag : i - lag + 1], 1),
+                        base[:, i - obs_history + 1 - lag : i - lag + 1],
                         tail,
                     )
                 else:
