@@ -11,12 +11,13 @@ Examples::
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
+from dexndm.demo import DemoConfig
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
 
 
@@ -142,22 +143,22 @@ class RenderCmd:
 
 @dataclass
 class DemoCmd:
-    """The main job on the embedded default: grasp cache, baseline evaluation, a rendered episode.
+    """The main job: the neural sim-to-real loop from the shipped generalist on SimulatedReality.
 
-    The neural sim-to-real loop (collect, fit, residual) joins this command as those stages land.
+    Sim episodes, Chaos Box collection, joint-wise dynamics model, residual policy, then base vs
+    base + residual on the reality profile (same grasps), with a table, a plot and a side-by-side
+    video in OUT. Every stage resumes: rerun the same command after an interruption.
     """
 
     out: Path = Path("out/demo")
-    episodes: int = 4
+    config: Annotated[DemoConfig, tyro.conf.arg(name="")] = field(default_factory=DemoConfig)
 
     def run(self) -> int:
-        rc = GraspsCmd(object=("cube",), wrist=("all",), candidates=128).run()
-        rc |= EvalCmd(
-            policy=("hold", "random"), object=("cube",), wrist=("all",), axis=("principal",),
-            episodes=self.episodes, num_envs=16, out=self.out / "eval",
-        ).run()  # fmt: skip
-        rc |= RenderCmd(out=self.out / "cube_palm_up.mp4").run()
-        return rc
+        from dexndm.demo import run_demo
+
+        run_demo(self.config, self.out)
+        print(f"wrote {self.out}/summary.json, demo.png, side_by_side.mp4")
+        return 0
 
 
 from dexndm.collect.cli import CollectCmd  # noqa: E402

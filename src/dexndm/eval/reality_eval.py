@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,7 @@ def run_reality_episode(
     fall_distance: float = 0.06,
     c_rotp: float = 0.0,
     reward: RewardConfig | None = None,
+    on_step: Callable[[SimulatedReality], None] | None = None,
 ) -> tuple[dict[str, float], bool]:
     """One episode on a connected ``hand`` from grasp ``grasp_index``; returns ``(metrics, fell)``.
 
@@ -128,6 +130,8 @@ def run_reality_episode(
         axis: ``(3,)`` unit rotation axis, world frame.
         cell: labels for error messages.
         c_rotp: off-axis penalty weight in the reward (the env's ramp value for this episode).
+        on_step: called with the hand after the reset and after every control step (e.g. to
+            render frames).
     """
     k = grasp_index
     hand.reset_to_grasp(
@@ -139,6 +143,8 @@ def run_reality_episode(
     hist.start(hand.read_state().joint_pos, targets)
     meter = _EpisodeMeter(hand.object_pose()[1], axis, c_rotp, reward or RewardConfig())
     reset_policy(policy, np.arange(1))
+    if on_step is not None:
+        on_step(hand)
     fell = False
     for step in range(episode_steps):
         obs = hist.obs(hand.wrist_quat, axis)
@@ -148,6 +154,8 @@ def run_reality_episode(
         hand.advance()
         hist.push(hand.read_state().joint_pos, targets)  # the target in force, as the env pairs them
         meter.update(hand, q_init)
+        if on_step is not None:
+            on_step(hand)
         pos, _ = hand.object_pose()
         if not np.all(np.isfinite(pos)) or np.linalg.norm(pos - hand.wrist_pos) > fall_distance:
             fell = True

@@ -1,0 +1,302 @@
+"""``dexndm demo``: the neural sim-to-real loop, end to end, on the embedded default reality.
+
+From a shipped base policy (the generalist), on SimulatedReality with the ``default`` profile::
+
+    1. sim episodes   the base policy in the training sim (pre-training data, residual targets)
+    2. collect        Chaos Box replay of the base's simulated actions on the "real" hand
+    3. dynamics       joint-wise NDM: pre-train on (1), fine-tune on (2), best eval checkpoint
+    4. residual       trained through the frozen NDM, exported with the base as one ONNX policy
+    5. evaluate       base in sim (the target), base on reality (direct transfer), base +
+                      residual on reality (DexNDM), same grasps; table, plot, side-by-side video
+
+Every stage is one of the pipeline's own commands (``dexndm sim-episodes``, ``collect``, ``train
+dynamics``, ``train residual``, ``eval``) with budgets sized for a 2-core CPU; each resumes, so a
+rerun after a crash redoes only what is missing. The sizes are far below the paper's (4,000 real
+episodes per wrist); the demo shows the loop working, ``docs/results.md`` holds the full runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexndm.hand import constants as C
+
+DEFAULT_BASE = Path(__file__).resolve().parents[2] / "checkpoints" / "generalist" / "generalist.pt"
+"""The shipped generalist (a source checkout; pass ``--base`` for any other policy file)."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes of each stage (defaults: the README's demo, under 15 minutes on 2 cores)."""
+
+    base: str = str(DEFAULT_BASE)
+    """The base policy: a proprioceptive checkpoint (the generalist's ``.pt``)."""
+    reality: str = "default"
+    """SimulatedReality profile: mild, default, harsh or a TOML file."""
+    objects: tuple[str, ...] = ("normal_cylinder",)
+    wrists: tuple[str, ...] = ("palm_up",)
+    axes: tuple[str, ...] = ("+z",)
+    episode_steps: int = 400
+    """Control steps per episode in every stage (400 = 20 s)."""
+    sim_episodes: int = 48
+    real_episodes: int = 12
+    """Chaos Box episodes per wrist orientation (the paper: 4,000)."""
+    pretrain_steps: int = 3000
+    finetune_steps: int = 1500
+    residual_steps: int = 1500
+    eval_episodes: int = 6
+    """Episodes per (object, wrist, axis) cell and policy, on the test split of shapes."""
+    video_steps: int = 200
+    """Length of the side-by-side video (0: none)."""
+    seed: int = 0
+    grasp_candidates: int = 256
+    """Grasp-cache candidates per object and wrist (``GraspConfig.candidates``; the cache is
+    built on first use)."""
+    grasp_cache_dir: str | None = None
+    """Grasp cache directory (default: dexndm's user cache)."""
+    progress: bool = True
+
+
+def _timed(stages: dict[str, float], name: str, fn: Any) -> Any:
+    t0 = time.perf_counter()
+    out = fn()
+    stages[name] = time.perf_counter() - t0
+    return out
+
+
+def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
+    """Run the loop into ``out``; returns (and writes to ``out/summary.json``) the results."""
+    from dexndm.collect.cli import CollectCmd
+    from dexndm.collect.config import CollectConfig, ReplayConfig
+    from dexndm.dynamics.cli import TrainDynamicsCmd
+    from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes
+    from dexndm.eval.evaluate import evaluate
+    from dexndm.eval.policies import load_policy
+    from dexndm.eval.reality_eval import evaluate_on_reality
+    from dexndm.residual.cli import TrainResidualCmd
+    from dexndm.sim.config import EnvConfig
+    from dexndm.sim.grasp import GraspConfig
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not Path(cfg.base).exists():
+        raise FileNotFoundError(
+            f"no base policy at {cfg.base}: pass --base PATH (a generalist checkpoint from "
+            "`dexndm train generalist`), or run from a source checkout that has checkpoints/generalist"
+        )
+    stages: dict[str, float] = {}
+    steps = cfg.episode_steps
+    grasp = GraspConfig(candidates=cfg.grasp_candidates)
+    env_cfg = EnvConfig(
+        objects=cfg.objects, wrists=cfg.wrists, axes=cfg.axes, seed=cfg.seed, grasp=grasp,
+        grasp_cache_dir=cfg.grasp_cache_dir,
+    )  # fmt: skip
+    sim_cfg = SimEpisodeConfig(
+        episodes=cfg.sim_episodes, steps=steps, num_envs=min(16, cfg.sim_episodes), seed=cfg.seed
+    )
+    _timed(stages, "sim episodes", lambda: record_policy_episodes(
+        cfg.base, env_cfg, out / "sim", sim_cfg, progress=cfg.progress
+    ).close())  # fmt: skip
+    collect = CollectConfig(
+        mode="chaos", source=cfg.base, episodes=cfg.real_episodes, wrist=cfg.wrists, steps=steps,
+        seed=cfg.seed, replay=ReplayConfig(
+            objects=cfg.objects, grasp_candidates=cfg.grasp_candidates, grasp_cache_dir=cfg.grasp_cache_dir,
+        ),
+    )  # fmt: skip
+    _timed(stages, "collect", CollectCmd(
+        hand="sim", reality=cfg.reality, out=out / "real", progress=cfg.progress, config=collect,
+    ).run)  # fmt: skip
+    eval_every = max(cfg.finetune_steps // 5, 1)
+    _timed(stages, "dynamics", TrainDynamicsCmd(
+        arch="joint", sim_data=out / "sim", real_data=out / "real", out=out / "ndm",
+        pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
+        seed=cfg.seed, threads=2, progress=cfg.progress,
+    ).run)  # fmt: skip
+    _timed(stages, "residual", TrainResidualCmd(
+        dynamics=out / "ndm" / "dynamics.pt", sim_data=out / "sim", out=out / "residual", base=cfg.base,
+        steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed, threads=2,
+        progress=cfg.progress,
+    ).run)  # fmt: skip
+    deployed = out / "residual" / "policy.onnx"
+    if not deployed.exists():
+        deployed = out / "residual" / "residual.pt"
+
+    cells = {"objects": cfg.objects, "wrists": cfg.wrists, "axes": cfg.axes}
+    common = {"episodes_per_cell": cfg.eval_episodes, "seed": cfg.seed, "episode_steps": steps}
+    common.update(split="test", grasp=grasp, grasp_cache_dir=cfg.grasp_cache_dir)
+    results = {}
+    results["sim"] = _timed(stages, "eval sim", lambda: evaluate(
+        load_policy(cfg.base), **cells, **common, num_envs=min(16, cfg.eval_episodes),
+        out_dir=out / "eval" / "sim", progress=cfg.progress,
+    ))  # fmt: skip
+    for name, policy in (("direct", cfg.base), ("dexndm", deployed)):
+        results[name] = _timed(stages, f"eval {name}", lambda p=policy, n=name: evaluate_on_reality(
+            load_policy(p), profile=cfg.reality, **cells, **common, out_dir=out / "eval" / n,
+            progress=cfg.progress,
+        ))  # fmt: skip
+    summary = _summary(cfg, results, stages)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _plot(summary, out / "demo.png")
+    if cfg.video_steps > 0:
+        _timed(stages, "video", lambda: side_by_side_video(
+            cfg, [load_policy(cfg.base), load_policy(deployed)], ["direct transfer", "base + residual"],
+            out / "side_by_side.mp4",
+        ))  # fmt: skip
+    summary["stages_s"] = stages
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _print(summary)
+    return summary
+
+
+def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float]) -> dict[str, Any]:
+    """Rot (rad) and TTF (s) per policy; gap closed = (dexndm - direct) / (sim - direct)."""
+    episode_s = cfg.episode_steps * C.CONTROL_DT
+    rows = {}
+    for name, res in results.items():
+        o = res.overall
+        rows[name] = {
+            "rot": o["rot_mean"], "rot_std": o["rot_std"], "ttf_s": o["ttf_mean"] * episode_s,
+            "ttf_s_std": o["ttf_std"] * episode_s, "omega_k": o["omega_k_mean"], "episodes": o["n"],
+        }  # fmt: skip
+    sim, direct, ours = rows["sim"]["rot"], rows["direct"]["rot"], rows["dexndm"]["rot"]
+    gap = sim - direct
+    return {
+        "config": asdict(cfg),
+        "results": rows,
+        "rot_ratio": ours / direct if abs(direct) > 1e-9 else None,
+        "gap_closed": (ours - direct) / gap if abs(gap) > 1e-9 else None,
+        "stages_s": stages,
+    }
+
+
+def _print(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cfg = summary["config"]
+    table = Table(title=f"{', '.join(cfg['objects'])} (test shapes), {', '.join(cfg['wrists'])}, "
+                  f"axis {', '.join(cfg['axes'])}; reality profile {cfg['reality']}")  # fmt: skip
+    for col in ("policy", "Rot (rad)", "TTF (s)", "omega.k (rad/s)", "episodes"):
+        table.add_column(col)
+    labels = {
+        "sim": "base in training sim", "direct": "base on reality (direct)", "dexndm": "base + residual",
+    }  # fmt: skip
+    for name, r in summary["results"].items():
+        table.add_row(
+            labels[name], f"{r['rot']:.2f} ± {r['rot_std']:.2f}", f"{r['ttf_s']:.1f} ± {r['ttf_s_std']:.1f}",
+            f"{r['omega_k']:.3f}", str(r["episodes"]),
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    ratio, closed = summary["rot_ratio"], summary["gap_closed"]
+    console.print(
+        f"Rot base+residual / direct: {'n/a' if ratio is None else f'{ratio:.2f}x'}; gap closed: "
+        f"{'n/a' if closed is None else f'{100 * closed:.0f}%'}"
+    )
+    console.print("stage wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages_s"].items()))
+
+
+def _plot(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary["results"])
+    res = summary["results"]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, key, label in ((axes[0], "rot", "Rot (rad)"), (axes[1], "ttf_s", "TTF (s)")):
+        ax.bar(names, [res[n][key] for n in names], yerr=[res[n][f"{key}_std"] for n in names],
+               color=["#888888", "#d62728", "#2ca02c"][: len(names)], capsize=4)  # fmt: skip
+        ax.set_ylabel(label)
+    fig.suptitle(f"reality profile {summary['config']['reality']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def side_by_side_video(
+    cfg: DemoConfig, policies: list[Any], labels: list[str], path: Path, width: int = 400, height: int = 300
+) -> Path:
+    """One episode per policy on SimulatedReality from the same grasp, rendered next to each other."""
+    import imageio.v2 as imageio
+
+    from dexndm.eval.cells import make_cells
+    from dexndm.objects.registry import resolve_object
+    from dexndm.sim.grasp import GraspConfig, cached_grasps
+    from dexndm.sim.scene import PhysicsConfig
+    from dexndm.sim.wrists_axes import parse_axis, parse_wrist
+
+    cell = make_cells(cfg.objects, cfg.wrists, cfg.axes, "test")[0]
+    obj = resolve_object(cell.object)
+    wrist, axis = parse_wrist(cell.wrist), parse_axis(cell.axis)
+    cache = None if cfg.grasp_cache_dir is None else Path(cfg.grasp_cache_dir)
+    grasp = GraspConfig(candidates=cfg.grasp_candidates)
+    grasps = cached_grasps(obj, wrist, grasp, PhysicsConfig(), cache_dir=cache, seed=cfg.seed)
+    videos = [
+        _reality_frames(
+            cfg.reality, policy, obj, wrist, axis, grasps, cell, cfg.video_steps, cfg.seed, width, height
+        )
+        for policy in policies
+    ]
+    n = max(len(v) for v in videos)
+    bands = [_label_band(label, width) for label in labels]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = imageio.get_writer(path, fps=20, codec="libx264", quality=8, macro_block_size=1)
+    try:
+        for i in range(n):
+            # a dropped object ends its episode: that side holds its last frame
+            row = [v[min(i, len(v) - 1)].copy() for v in videos]
+            for img, band in zip(row, bands, strict=True):
+                img[: band.shape[0]] = band
+            writer.append_data(np.concatenate(row, axis=1))
+    finally:
+        writer.close()
+    return path
+
+
+def _reality_frames(
+    profile: str, policy: Any, obj: Any, wrist: np.ndarray, axis: np.ndarray, grasps: Any, cell: Any,
+    steps: int, seed: int, width: int, height: int,
+) -> list[np.ndarray]:  # fmt: skip
+    """Frames of one SimulatedReality episode from grasp 0 (the reset, then one per control step)."""
+    from dexndm.eval.reality_eval import run_reality_episode
+    from dexndm.reality.simulated import SimulatedReality
+    from dexndm.sim.render import FreeCamera, _renderer
+
+    frames: list[np.ndarray] = []
+    with SimulatedReality(profile, wrist=wrist, obj=obj, seed=seed) as hand:
+        renderer = _renderer(hand.model, width, height, None)
+        cam = FreeCamera(lookat=tuple(hand.wrist_pos)).mjv_camera()
+
+        def grab(h: SimulatedReality) -> None:
+            renderer.update_scene(h.data, camera=cam)
+            frames.append(renderer.render().copy())
+
+        try:
+            run_reality_episode(policy, hand, grasps, 0, axis, cell=cell, episode_steps=steps, on_step=grab)
+        finally:
+            renderer.close()
+    return frames
+
+
+def _label_band(text: str, width: int, height: int = 24) -> np.ndarray:
+    """A ``(height, width, 3)`` black band with ``text``, drawn with matplotlib (no extra dependency)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    fig.patch.set_facecolor("black")
+    fig.text(0.02, 0.5, text, color="white", va="center", fontsize=11)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:height, :width, :3].copy()
