@@ -53,3 +53,17 @@ def test_parse_wrists_and_axes():
         else:
             raise AssertionError("expected ValueError")
     assert len(fibonacci_axes()) == 32
+
+
+def test_work_penalty_is_squared_and_never_a_bonus():
+    """The work term penalizes (tau . qdot)^2: a braking joint (negative power) costs too."""
+    cfg = RewardConfig()
+    n = 2
+    axis = np.tile([0.0, 0.0, 1.0], (n, 1))
+    z3, z16 = np.zeros((n, 3)), np.zeros((n, 16))
+    torque = np.zeros((n, 16))
+    torque[:, 0] = 0.5
+    qdot = np.zeros((n, 16))
+    qdot[:, 0] = [2.0, -2.0]  # driving, braking
+    _, t = rotation_reward(z3, axis, z3, z16, z16, torque, qdot, np.zeros(n, bool), np.zeros(n), cfg)
+    np.testing.assert_allclose(t["work"], [-cfg.work_weight * 1.0, -cfg.work_weight * 1.0])
