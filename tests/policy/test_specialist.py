@@ -92,3 +92,35 @@ def test_checkpoint_runs_as_a_policy_and_bad_files_are_refused(tmp_path):
     torch.save({"model_state_dict": {}}, other)
     with pytest.raises(PolicyCheckpointError, match="not a dexndm policy checkpoint"):
         load_policy(other)
+
+
+def test_warm_start_takes_the_source_networks_and_refuses_other_widths(tmp_path):
+    from dexndm.policy.config import NetworkConfig
+
+    src = tmp_path / "src"
+    train_specialist(_tiny(1, save_interval=1), src, quiet=True)
+    # the new run asks for noise 1.5; a warm start must come in with the source's (~0.5)
+    warm = tmp_path / "warm"
+    train_specialist(
+        _tiny(1, network=NetworkConfig(init_std=1.5), init_from=str(src / "latest.pt")), warm, quiet=True
+    )
+    assert float(_rows(warm)[0]["action_std"]) < 0.6
+    cold = tmp_path / "cold"
+    train_specialist(_tiny(1, network=NetworkConfig(init_std=1.5)), cold, quiet=True)
+    assert float(_rows(cold)[0]["action_std"]) > 1.3
+    narrow = NetworkConfig(actor_hidden=(32,), critic_hidden=(32,))
+    with pytest.raises(PolicyCheckpointError, match="same network widths"):
+        train_specialist(_tiny(1, network=narrow, init_from=str(src / "latest.pt")), tmp_path / "x")
+
+
+def test_the_reward_is_part_of_the_run(tmp_path):
+    """A resumed run with another reward is refused; config.json records the reward."""
+    import json
+
+    from dexndm.sim.config import RewardConfig
+
+    out = tmp_path / "run"
+    train_specialist(_tiny(1, save_interval=1), out, quiet=True)
+    assert json.loads((out / "config.json").read_text())["reward"]["pos_weight"] == RewardConfig().pos_weight
+    with pytest.raises(PolicyCheckpointError, match="different config.*reward"):
+        train_specialist(_tiny(2, reward=RewardConfig(pos_weight=0.0)), out, quiet=True)

@@ -67,3 +67,15 @@ def test_work_penalty_is_squared_and_never_a_bonus():
     qdot[:, 0] = [2.0, -2.0]  # driving, braking
     _, t = rotation_reward(z3, axis, z3, z16, z16, torque, qdot, np.zeros(n, bool), np.zeros(n), cfg)
     np.testing.assert_allclose(t["work"], [-cfg.work_weight * 1.0, -cfg.work_weight * 1.0])
+
+
+def test_position_term_grows_with_the_distance_from_the_grasp_centre():
+    cfg = RewardConfig()
+    n = 3
+    axis = np.tile([0.0, 0.0, 1.0], (n, 1))
+    z3, z16 = np.zeros((n, 3)), np.zeros((n, 16))
+    dist = np.array([0.0, 0.01, 0.05])
+    _, t = rotation_reward(z3, axis, z3, z16, z16, z16, z16, np.zeros(n, bool), np.zeros(n), cfg, dist)
+    np.testing.assert_allclose(t["pos"], -cfg.pos_weight * dist)
+    _, t = rotation_reward(z3, axis, z3, z16, z16, z16, z16, np.zeros(n, bool), np.zeros(n), cfg)
+    np.testing.assert_allclose(t["pos"], 0.0)  # no distance given: no position term

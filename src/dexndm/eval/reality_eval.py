@@ -73,7 +73,7 @@ class _EpisodeMeter:
 
     def update(self, hand: SimulatedReality, q_init: np.ndarray) -> None:
         """Account one control step from the simulator's true state."""
-        _, quat = hand.object_pose()
+        pos, quat = hand.object_pose()
         quat, omega = quat[None], hand.object_angvel()[None]
         q, qdot, torque = (x[None] for x in hand.joint_state_truth())
         self.steps += 1
@@ -82,7 +82,7 @@ class _EpisodeMeter:
             self.goal_quat = self._ahead(self.goal_quat, self.step_angle)
         reward, _ = rotation_reward(
             omega, self.axis, hand.object_linvel()[None], q, q_init[None], torque, qdot, reached,
-            self.c_rotp, self.cfg,
+            self.c_rotp, self.cfg, np.linalg.norm(pos - hand.wrist_pos)[None],
         )  # fmt: skip
         self.sums["rot_r"] += float(np.sum(omega * self.axis))
         self.sums["rot_p"] += float(np.linalg.norm(np.cross(omega, self.axis)))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dexndm.sim.config import RewardConfig
+
 
 @dataclass(frozen=True)
 class PPOConfig:
@@ -95,6 +97,11 @@ class SpecialistConfig:
     curriculum: tuple[CurriculumStage, ...] = field(default_factory=default_curriculum)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """The task reward (``dexndm.sim.rewards``), part of the run's identity."""
+    init_from: str | None = None
+    """Warm start: a specialist checkpoint whose actor and critic (with their observation
+    normalizers) this run starts from; the optimizer, iteration count and curriculum start fresh."""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1 or self.steps_per_env < 1 or self.iterations < 1:
@@ -138,6 +145,11 @@ class SpecialistConfig:
         net["actor_hidden"] = tuple(net["actor_hidden"])
         net["critic_hidden"] = tuple(net["critic_hidden"])
         d["network"] = NetworkConfig(**net)
+        # a config.json from before the reward was recorded reads as today's default reward
+        if "reward" in d:
+            d["reward"] = RewardConfig(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in d["reward"].items()}
+            )
         for k in ("wrists", "axes"):
             d[k] = tuple(d[k])
         return SpecialistConfig(**d)

@@ -47,7 +47,7 @@ def env_config_for(cfg: SpecialistConfig, num_envs: int | None = None, **overrid
     return EnvConfig(
         num_envs=num_envs or cfg.num_envs, objects=(cfg.category,), split="train", wrists=cfg.wrists,
         axes=cfg.axes, seed=cfg.seed, nthread=cfg.nthread,
-        **{"episode_steps": cfg.episode_steps, **overrides},
+        **{"episode_steps": cfg.episode_steps, "reward": cfg.reward, **overrides},
     )  # fmt: skip
 
 
@@ -137,6 +137,16 @@ def train_specialist(cfg: SpecialistConfig, out_dir: Path, *, quiet: bool = Fals
         alg.learning_rate = float(payload["progress"]["learning_rate"])
         for group in alg.optimizer.param_groups:
             group["lr"] = alg.learning_rate
+    elif cfg.init_from:
+        warm = load_policy_checkpoint(Path(cfg.init_from), kind="specialist")
+        try:
+            alg._raw_actor.load_state_dict(warm["actor_state"])
+            alg._raw_critic.load_state_dict(warm["critic_state"])
+        except RuntimeError as e:
+            raise PolicyCheckpointError(
+                f"--init-from {cfg.init_from}: its networks do not fit this config's "
+                f"({str(e).splitlines()[0]}); warm-start only from a run with the same network widths"
+            ) from e
     writer = SummaryWriter(str(out_dir / "tb"), purge_step=start_it)
     csv_path = out_dir / "metrics.csv"
     if resume and csv_path.exists():

@@ -471,9 +471,12 @@ class RotationEnv:
             self.goal_quat[goal_reached] = self._goal_ahead(
                 self.goal_quat[goal_reached], self.axis[goal_reached]
             )
+        dist = np.linalg.norm(self.obj_pos - WRIST_POS, axis=-1)
         reward, terms = rotation_reward(
             self.omega, self.axis, self.obj_vel, self.q, self.q_init, self.torque, self.qdot,
             goal_reached, rotp_weight(self.resets, cfg.reward), cfg.reward,
+            # capped at the limit: a thrown object must not cost more than the fall penalty says
+            np.minimum(np.nan_to_num(dist, nan=cfg.fall_distance), cfg.fall_distance),
         )  # fmt: skip
         w_k = np.sum(self.omega * self.axis, -1)
         self.ep["rot_r"] += w_k
@@ -488,7 +491,6 @@ class RotationEnv:
         # policy's latest command from it
         push_history(self.a_hist, self.targets)
 
-        dist = np.linalg.norm(self.obj_pos - WRIST_POS, axis=-1)
         terminated = (dist > cfg.fall_distance) | ~np.all(np.isfinite(self.obj_pos), axis=-1)
         truncated = (self.step_count >= cfg.episode_steps) & ~terminated
         # dropping the object must cost more than holding on: without it, the per-step

@@ -11,6 +11,8 @@ reward) and, measured on the normal cylinders palm up with uniform random action
 -0.19 per step, as much as the pose term and a third of the largest rotation reward: a policy
 that holds still beat every exploring one. Squared it costs -0.05 there.
 * ``r_goal = goal_bonus`` on the steps where the guiding goal is reached.
+* ``r_pos = -pos_weight * |p_obj - p_hand|`` (ours): the distance of the object's centre from the
+  grasp centre, the quantity whose 6 cm limit ends the episode.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ def rotation_reward(
     goal_reached: np.ndarray,
     c_rotp: np.ndarray,
     cfg: RewardConfig,
+    obj_dist: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Per-env reward (N,) and its terms. Shapes: omega/axis/obj_vel (N, 3), q/q_init/torque/qdot (N, 16)."""
+    """Per-env reward (N,) and its terms. Shapes: omega/axis/obj_vel (N, 3), q/q_init/torque/qdot
+    (N, 16), obj_dist (N,) m from the grasp centre (None: no position term)."""
     w_k = np.sum(omega * axis, axis=-1)
     terms = {
         "rot": cfg.rot_weight * np.clip(w_k, -cfg.rot_clip, cfg.rot_clip),
@@ -49,6 +53,7 @@ def rotation_reward(
         "work": -cfg.work_weight * np.sum(torque * qdot, -1) ** 2,
         "torque": -cfg.torque_weight * np.sum(torque**2, -1),
         "goal": cfg.goal_bonus * goal_reached.astype(np.float64),
+        "pos": -cfg.pos_weight * (np.zeros(len(omega)) if obj_dist is None else obj_dist),
     }
     return sum(terms.values()), terms
 
