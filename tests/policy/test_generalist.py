@@ -88,3 +88,16 @@ def test_truncated_bc_data_is_refused(tmp_path):
     p.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a BC data file"):
         load_bc_data([p])
+
+
+def test_provenance_with_configs_and_paths_still_loads_weights_only(tmp_path):
+    """What `dexndm train generalist` records (BC config dataclass, paths, numpy numbers) must not
+    make the checkpoint unreadable under torch.load(weights_only=True)."""
+    from pathlib import Path
+
+    prov = {"bc": BCConfig(), "specialists": [Path("a/b.pt")], "val_mse": np.float32(0.5)}
+    path = save_generalist(tmp_path / "g.pt", ResidualMLP(ResidualMLPConfig(width=8, blocks=1)), 10, prov)
+    payload = torch.load(path, weights_only=True)
+    assert payload["progress"]["bc"]["epochs"] == BCConfig().epochs
+    assert payload["progress"]["specialists"] == ["a/b.pt"]
+    assert isinstance(load_policy(path), GeneralistPolicy)

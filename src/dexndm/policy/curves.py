@@ -1,6 +1,10 @@
 """Training curves of specialist runs (return, RotR, TTF against env steps) as a PNG.
 
 python -m dexndm.policy.curves runs/specialist/normal_cylinder --out docs/curves.png
+
+A run warm-started from another (``--init-from``) is drawn from the env steps its source
+checkpoint had reached, following the chain of ``config.json`` ``init_from`` entries, so the
+phases of one policy's training line up on one axis.
 """
 
 from __future__ import annotations
@@ -21,6 +25,22 @@ def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
     if not rows:
         raise ValueError(f"{path} has no iterations yet")
     return {k: np.array([float(r[k]) if r[k] not in ("", "nan") else np.nan for r in rows]) for k in rows[0]}
+
+
+def start_offset(run_dir: Path, _depth: int = 0) -> float:
+    """Env steps behind a run: those of the checkpoint it was warm-started from, recursively."""
+    import json
+
+    cfg_path = Path(run_dir) / "config.json"
+    if _depth > 16 or not cfg_path.exists():
+        return 0.0
+    init = json.loads(cfg_path.read_text()).get("init_from")
+    if not init or not Path(init).exists():
+        return 0.0
+    from dexndm.policy.checkpoint import load_policy_checkpoint
+
+    steps = float(load_policy_checkpoint(Path(init), kind="specialist")["progress"]["env_steps"])
+    return steps + start_offset(Path(init).parent, _depth + 1)
 
 
 def _smooth(y: np.ndarray, k: int) -> np.ndarray:
@@ -46,7 +66,7 @@ def plot_runs(run_dirs: list[Path], out: Path, smooth: int = 20) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for run in run_dirs:
         m = read_metrics(run)
-        x = m["env_steps"] / 1e6
+        x = (m["env_steps"] + start_offset(run)) / 1e6
         for ax, (key, title) in zip(axes, panels, strict=True):
             ax.plot(x, _smooth(m[key], smooth), label=Path(run).name)
             ax.set_title(title)

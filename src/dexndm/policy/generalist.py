@@ -202,6 +202,9 @@ def train_bc(
 
 
 def save_generalist(path: Path, model: ResidualMLP, history: int, provenance: dict[str, Any]) -> Path:
+    # plain JSON types only: configs (dataclasses), paths or numpy scalars in the provenance
+    # would make the file unreadable with torch.load(weights_only=True)
+    provenance = json.loads(json.dumps(provenance, default=json_default))
     return save_policy_checkpoint(
         path,
         {
