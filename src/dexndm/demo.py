@@ -148,7 +148,6 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
             cfg, [load_policy(cfg.base), load_policy(deployed)], ["direct transfer", "base + residual"],
             out / "side_by_side.mp4",
         ))  # fmt: skip
-    summary["stages_s"] = stages
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _print(summary)
     return summary

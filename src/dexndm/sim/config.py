@@ -61,14 +61,15 @@ class RewardConfig:
     """Ours: charged once when the object falls. It must outweigh the discounted penalties a
     struggling policy still has ahead (about 10 at -0.1 per step and gamma 0.99), or PPO learns
     to drop the object to end the episode; at 50 (the first choice) the specialist learned to
-    hold and never to rotate (checkpoints/specialist_normal_cylinder, omega.k 0.00 rad/s)."""
+    hold and never to rotate (the earlier snapshot, commit 41ccc5e: omega.k 0.00 rad/s)."""
     pos_weight: float = 10.0
     """Ours: per metre of the object centre's distance from the grasp centre. The fall penalty
     alone is too sparse: with it, the specialist learned a rotating gait that also walked the
     object off the hand at ~3 cm/s, reaching the 6 cm limit after ~90 steps in every episode
     (iteration 550 of the first run: TTF 0.22, 0 of 32 episodes survived; without the limit the
-    objects really dropped, median 159 steps). At 3 per metre TTF stayed at 0.27 over 1.2 M more
-    steps; 10 makes a centimetre of drift cost a third of the rotation reward at 0.3 rad/s."""
+    objects really dropped, median 159 steps; ``benchmarks/specialist_probe.py --drift``).
+    At 3 per metre TTF stayed at 0.27 over 1.2 M more steps; 10 makes a centimetre of drift
+    cost a third of the rotation reward at 0.3 rad/s."""
     goal_bonus: float = 2.0
     """Ours: bonus each time the guiding goal is reached (then it advances 90 degrees)."""
     goal_step_deg: float = 90.0

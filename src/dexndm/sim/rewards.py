@@ -9,7 +9,8 @@ The work term is squared, as in the HORA family's code that the paper's reward c
 paper's text writes ``tau . qdot``). Linear, it is sign-indefinite (a braking joint earns
 reward) and, measured on the normal cylinders palm up with uniform random actions, it cost
 -0.19 per step, as much as the pose term and a third of the largest rotation reward: a policy
-that holds still beat every exploring one. Squared it costs -0.05 there.
+that holds still beat every exploring one. Squared it costs -0.05 there
+(``python benchmarks/specialist_probe.py --policy random``).
 * ``r_goal = goal_bonus`` on the steps where the guiding goal is reached.
 * ``r_pos = -pos_weight * |p_obj - p_hand|`` (ours): the distance of the object's centre from the
   grasp centre, the quantity whose 6 cm limit ends the episode.
