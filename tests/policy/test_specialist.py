@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,10 @@ def test_resume_continues_from_the_checkpoint_and_refuses_another_config(tmp_pat
     assert not torch.equal(first["actor_state"]["mlp.0.weight"], second["actor_state"]["mlp.0.weight"])
     with pytest.raises(PolicyCheckpointError, match="different config.*num_envs"):
         train_specialist(_tiny(12, num_envs=16), out, quiet=True)
+    # thread counts change speed only: a run moved to another machine resumes with its own
+    res = train_specialist(_tiny(11, torch_threads=1, nthread=1), out, quiet=True)
+    assert res.env_steps == 11 * 32 * 16
+    assert json.loads((out / "config.json").read_text())["torch_threads"] == 1
 
 
 def test_curriculum_stage_changes_what_resets_draw(tmp_path):

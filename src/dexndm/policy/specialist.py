@@ -79,9 +79,11 @@ def build_ppo(env: RslRlRotationEnv, cfg: SpecialistConfig) -> PPO:
 
 
 def _check_resume_config(stored: SpecialistConfig, wanted: SpecialistConfig, out: Path) -> None:
-    # only the length of the run and the snapshot interval may change on resume
-    a = {k: v for k, v in stored.to_dict().items() if k not in ("iterations", "save_interval")}
-    b = {k: v for k, v in wanted.to_dict().items() if k not in ("iterations", "save_interval")}
+    # what a run learns may not change on resume; its length, snapshot interval and thread
+    # counts may (threads change speed only: a run moved to a bigger machine resumes)
+    free = ("iterations", "save_interval", "nthread", "torch_threads")
+    a = {k: v for k, v in stored.to_dict().items() if k not in free}
+    b = {k: v for k, v in wanted.to_dict().items() if k not in free}
     if a != b:
         diff = [k for k in a if a[k] != b.get(k)]
         raise PolicyCheckpointError(
@@ -120,10 +122,9 @@ def train_specialist(cfg: SpecialistConfig, out_dir: Path, *, quiet: bool = Fals
             int(prog["env_steps"]),
             float(prog["wall_s"]),
         )
-    else:
-        atomic_write_text(
-            out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2, default=json_default) + "\n"
-        )
+    # on resume only the free fields of _check_resume_config can differ: record the run as it goes on
+    config_text = json.dumps(cfg.to_dict(), indent=2, default=json_default) + "\n"
+    atomic_write_text(out_dir / "config.json", config_text)
 
     torch.manual_seed(cfg.seed + start_it)
     env = RslRlRotationEnv(env_config_for(cfg))
