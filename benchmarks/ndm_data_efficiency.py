@@ -1,0 +1,237 @@
+"""Dynamics models on SimulatedReality: prediction error on real *task* episodes vs Chaos Box data size.
+
+Issue 5's data-efficiency experiment, on the ``default`` reality profile (or ``--reality FILE``):
+
+1. simulated episodes of the base policy (training sim) for pre-training;
+2. Chaos Box episodes on the reality (``dexndm collect``, replayed base actions under load), the
+   largest size once; smaller sizes are its first N episodes;
+3. held-out real *task* episodes: the base policy turning a test-split object on the reality,
+   recorded as (measured q, sent target) per step, the same layout as collected episodes;
+4. per model kind (joint-wise, finger-wise, whole-hand): pre-train on (1), then for each size N
+   fine-tune a copy on the first N Chaos Box episodes (9:1 split, best-eval checkpoint, as
+   ``dexndm train dynamics`` does) and score one-step and 10-step open-loop errors on (3).
+   N = 0 is the sim-pretrained model alone; "hold" predicts that nothing moves.
+
+Every stage keeps its output in ``--out`` and is reused by a rerun (an interrupted run resumes).
+
+    .venv/bin/python benchmarks/ndm_data_efficiency.py                     # 12, 48, 192 episodes
+    .venv/bin/python benchmarks/ndm_data_efficiency.py --sizes 50 200 1000 4000 --finetune-steps 4000
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import tyro
+
+from dexndm.dynamics import EpisodeWindows, FitConfig, fit_dynamics, open_loop_error, split_windows
+from dexndm.dynamics.checkpoint import load_dynamics, save_dynamics
+from dexndm.dynamics.datasets import load_episode_arrays
+from dexndm.dynamics.models import DynamicsConfig, build_dynamics
+
+KINDS = {"joint": "joint-wise", "finger": "finger-wise", "whole": "whole-hand"}
+
+
+@dataclass
+class Args:
+    base: str = "checkpoints/generalist/generalist.pt"
+    reality: str = "default"
+    sizes: tuple[int, ...] = (12, 48, 192)
+    """Chaos Box episode counts to fine-tune on (the paper's: about 50, 200, 1000, 4000)."""
+    kinds: tuple[str, ...] = ("joint", "finger", "whole")
+    sim_episodes: int = 96
+    task_episodes: int = 8
+    """Held-out real task episodes (base policy on the reality, test-split shapes)."""
+    segment: int = 60
+    """Task episodes are cut into segments of this many steps (drops end episodes early)."""
+    objects: tuple[str, ...] = ("normal_cylinder",)
+    wrist: str = "palm_up"
+    axis: str = "+z"
+    pretrain_steps: int = 3000
+    finetune_steps: int = 1500
+    window: int = 10
+    hidden: tuple[int, ...] = (128, 128)
+    seed: int = 0
+    threads: int = 2
+    out: Path = Path("out/ndm_data_efficiency")
+
+
+def collect_stores(args: Args) -> None:
+    """(1) and (2): the simulated and the Chaos Box episode stores (both resume)."""
+    from dexndm.collect.cli import CollectCmd
+    from dexndm.collect.config import CollectConfig, ReplayConfig
+    from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes
+    from dexndm.sim.config import EnvConfig
+
+    env_cfg = EnvConfig(objects=args.objects, wrists=(args.wrist,), axes=(args.axis,), seed=args.seed)
+    sim_cfg = SimEpisodeConfig(episodes=args.sim_episodes, steps=400, num_envs=16, seed=args.seed)
+    record_policy_episodes(args.base, env_cfg, args.out / "sim", sim_cfg, progress=True).close()
+    collect = CollectConfig(
+        mode="chaos", source=args.base, episodes=max(args.sizes), wrist=(args.wrist,), steps=400,
+        seed=args.seed, replay=ReplayConfig(objects=args.objects),
+    )  # fmt: skip
+    CollectCmd(hand="sim", reality=args.reality, out=args.out / "real", progress=True, config=collect).run()
+
+
+def record_task_episodes(args: Args) -> dict[str, np.ndarray]:
+    """(3): the base policy on the reality, test-split shapes; ``{joint_pos, joint_targets}`` (E, T, 16)."""
+    path = args.out / "task_episodes.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    from dexndm.eval.cells import make_cells
+    from dexndm.eval.policies import load_policy
+    from dexndm.eval.reality_eval import run_reality_episode
+    from dexndm.objects import resolve_object
+    from dexndm.reality.simulated import SimulatedReality
+    from dexndm.sim.grasp import GraspConfig, cached_grasps
+    from dexndm.sim.scene import PhysicsConfig
+    from dexndm.sim.wrists_axes import parse_axis, parse_wrist
+
+    policy = load_policy(args.base)
+    cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="test")
+    rng = np.random.default_rng(args.seed + 1)  # other grasps than an evaluation with this seed
+    qs, targets = [], []
+    for e in range(args.task_episodes):
+        cell = cells[e % len(cells)]
+        obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
+        grasps = cached_grasps(obj, wrist, GraspConfig(), PhysicsConfig(), seed=args.seed)
+        q_ep: list[np.ndarray] = []
+        a_ep: list[np.ndarray] = []
+
+        def record(hand: SimulatedReality, q_ep=q_ep, a_ep=a_ep) -> None:
+            # called after the reset and after each step: q_t, and the target a_{t-1} that produced it
+            q_ep.append(hand.read_state().joint_pos.copy())
+            a_ep.append(hand.safety.last_targets.copy())
+
+        with SimulatedReality(args.reality, wrist=wrist, obj=obj, seed=args.seed + 1 + e) as hand:
+            run_reality_episode(
+                policy, hand, grasps, int(rng.integers(len(grasps))), parse_axis(cell.axis), cell=cell,
+                on_step=record,
+            )  # fmt: skip
+        # q_t pairs with a_t, the target sent during step t (recorded one call later); an episode
+        # ends early when the object drops, so episodes are cut into equal segments
+        q, a = np.array(q_ep[:-1]), np.array(a_ep[1:])
+        for s in range(0, len(q) - args.segment + 1, args.segment):
+            qs.append(q[s : s + args.segment])
+            targets.append(a[s : s + args.segment])
+        print(f"task episode {e}: {cell.object}, {len(q)} steps", flush=True)
+    if not qs:
+        raise RuntimeError(f"no task episode lasted {args.segment} steps: the base policy drops the object")
+    out = {"joint_pos": np.stack(qs), "joint_targets": np.stack(targets)}
+    np.savez(path, **out)
+    return out
+
+
+def pretrained(args: Args, kind: str) -> torch.nn.Module:
+    path = args.out / "models" / f"{kind}_pretrain.pt"
+    cfg = DynamicsConfig(kind=kind, window=args.window, hidden=tuple(args.hidden))
+    if path.exists():
+        return load_dynamics(path, expected_config=cfg)
+    arrays = load_episode_arrays(args.out / "sim", min_steps=args.window + 11)
+    train, evaluation = split_windows(
+        arrays["joint_pos"], arrays["joint_targets"], args.window, 1, 0.1, args.seed
+    )
+    model = build_dynamics(cfg)
+    fit = FitConfig(
+        steps=args.pretrain_steps, lr=1e-3, eval_every=max(args.pretrain_steps // 10, 1), seed=args.seed
+    )
+    fit_dynamics(model, train, evaluation, fit)
+    save_dynamics(path, model, extra={"stage": "pretrain"})
+    return model
+
+
+def finetuned(args: Args, kind: str, size: int, start: torch.nn.Module) -> torch.nn.Module:
+    path = args.out / "models" / f"{kind}_finetune_{size}.pt"
+    if path.exists():
+        return load_dynamics(path, expected_config=start.config)
+    arrays = load_episode_arrays(args.out / "real", indices=range(size), min_steps=args.window + 11)
+    train, evaluation = split_windows(
+        arrays["joint_pos"], arrays["joint_targets"], args.window, 1, 0.1, args.seed
+    )
+    model = copy.deepcopy(start)
+    fit = FitConfig(
+        steps=args.finetune_steps, lr=3e-4, eval_every=max(args.finetune_steps // 10, 1), seed=args.seed
+    )
+    result = fit_dynamics(model, train, evaluation, fit)
+    save_dynamics(path, model, extra={"stage": "finetune", "episodes": size, "best_step": result.best_step})
+    return model
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    collect_stores(args)
+    task = record_task_episodes(args)
+    task_windows = EpisodeWindows.from_arrays(task["joint_pos"], task["joint_targets"], args.window)
+    rows = []
+    for kind in args.kinds:
+        start = pretrained(args, kind)
+        for size in (0, *args.sizes):
+            model = start if size == 0 else finetuned(args, kind, size, start)
+            err = open_loop_error(model, task_windows, 10)
+            rows.append({
+                "model": KINDS[kind], "episodes": size, "one_step_mrad": 1e3 * err.one_step,
+                "ten_step_mrad": 1e3 * err.final, "hold_one_step_mrad": 1e3 * err.hold_one_step,
+                "hold_ten_step_mrad": 1e3 * err.hold_final,
+            })  # fmt: skip
+            r = rows[-1]
+            print(
+                f"{KINDS[kind]:>11} N={size:>5}: 1-step {r['one_step_mrad']:.2f} mrad, "
+                f"10-step {r['ten_step_mrad']:.2f} mrad ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
+    hold = rows[0]
+    lines = [
+        "| model | Chaos Box episodes | 1-step (mrad) | 10-step (mrad) |",
+        "|---|---|---|---|",
+        f"| hold (nothing moves) | - | {hold['hold_one_step_mrad']:.2f} | {hold['hold_ten_step_mrad']:.2f} |",
+    ]
+    for r in rows:
+        n = r["episodes"] or "0 (sim only)"
+        lines.append(f"| {r['model']} | {n} | {r['one_step_mrad']:.2f} | {r['ten_step_mrad']:.2f} |")
+    lines += [
+        "",
+        f"{args.task_episodes} held-out task episodes on the '{args.reality}' reality, cut into "
+        f"{task_windows.num_episodes} segments of {args.segment} steps ({len(task_windows)} windows); base "
+        f"{args.base}; pre-train {args.sim_episodes} sim episodes x {args.pretrain_steps} steps, fine-tune "
+        f"{args.finetune_steps} steps; wall time {time.perf_counter() - t0:.0f} s.",
+    ]
+    text = "\n".join(lines) + "\n"
+    (args.out / "table.md").write_text(text)
+    (args.out / "results.json").write_text(json.dumps({"rows": rows, "args": str(args)}, indent=2) + "\n")
+    plot(rows, args)
+    print(text)
+
+
+def plot(rows: list[dict], args: Args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, title in zip(axes, ("one_step", "ten_step"), ("one-step", "10-step open loop"), strict=True):
+        for name in dict.fromkeys(r["model"] for r in rows):
+            sel = [r for r in rows if r["model"] == name]
+            ax.plot([max(r["episodes"], 1) for r in sel], [r[f"{key}_mrad"] for r in sel], "o-", label=name)
+        ax.axhline(rows[0][f"hold_{key}_mrad"], color="gray", ls="--", label="hold")
+        ax.set_xscale("log")
+        ax.set_xlabel("Chaos Box episodes (1 = sim pre-training only)")
+        ax.set_ylabel("mean abs error on real task episodes (mrad)")
+        ax.set_title(title)
+        ax.legend()
+    fig.suptitle(f"dynamics models on the '{args.reality}' reality")
+    fig.tight_layout()
+    fig.savefig(args.out / "data_efficiency.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
