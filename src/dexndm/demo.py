@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,9 @@ class DemoConfig:
     sim_episodes: int = 48
     real_episodes: int = 12
     """Chaos Box episodes per wrist orientation (the paper: 4,000)."""
+    arch: Literal["joint", "finger", "whole"] = "joint"
+    """Dynamics model the residual trains through: joint (DexNDM), finger or whole (the
+    finger-wise and whole-hand baselines of the paper); use a separate ``--out`` per arch."""
     pretrain_steps: int = 3000
     finetune_steps: int = 1500
     residual_steps: int = 1500
@@ -114,7 +117,7 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     ).run)  # fmt: skip
     eval_every = max(cfg.finetune_steps // 5, 1)
     _timed(stages, "dynamics", TrainDynamicsCmd(
-        arch="joint", sim_data=out / "sim", real_data=out / "real", out=out / "ndm",
+        arch=cfg.arch, sim_data=out / "sim", real_data=out / "real", out=out / "ndm",
         pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
         seed=cfg.seed, threads=2, progress=cfg.progress,
     ).run)  # fmt: skip
@@ -184,7 +187,8 @@ def _print(summary: dict[str, Any]) -> None:
     for col in ("policy", "Rot (rad)", "TTF (s)", "omega.k (rad/s)", "episodes"):
         table.add_column(col)
     labels = {
-        "sim": "base in training sim", "direct": "base on reality (direct)", "dexndm": "base + residual",
+        "sim": "base in training sim", "direct": "base on reality (direct)",
+        "dexndm": f"base + residual ({cfg.get('arch', 'joint')} NDM)",
     }  # fmt: skip
     for name, r in summary["results"].items():
         table.add_row(

@@ -231,3 +231,18 @@ def test_extra_scene_adds_to_the_world_before_compiling() -> None:
     z0 = hand.data.xpos[ball][2]
     hand.advance(0.1)
     assert hand.data.xpos[ball][2] < z0 - 0.03  # a free body, falling under gravity
+
+
+@pytest.mark.parametrize(
+    ("contact", "condim"),
+    [({}, 6), ({"rolling_friction": 0.0}, 4), ({"rolling_friction": 0.0, "torsional_friction": 0.0}, 3)],
+)
+def test_torsional_and_rolling_friction_reach_the_object_contacts(contact: dict, condim: int) -> None:
+    # MuJoCo ignores both unless a contact's condim is 4 / 6: a profile key must not be inert
+    profile = CLEAN.replace(contact={"torsional_friction": 0.02, **contact})
+    with SimulatedReality(profile, obj="cube") as hand:
+        m = hand.model
+        obj = m.body("object").id
+        colliding = np.flatnonzero((m.geom_bodyid == obj) & (m.geom_contype > 0))
+        assert len(colliding) and np.all(m.geom_condim[colliding] == condim)
+        assert np.allclose(m.geom_friction[colliding, 1], profile.contact.torsional_friction)

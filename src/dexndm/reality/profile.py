@@ -141,7 +141,7 @@ class ContactProfile:
     object_friction: float = field(default=1.0, metadata=_key(0.01, 5, "", "object sliding friction"))
     fingertip_friction: float = field(default=0.7, metadata=_key(0.01, 5, "", "fingertip sliding friction"))
     link_friction: float = field(default=0.5, metadata=_key(0.01, 5, "", "other hand links' friction"))
-    torsional_friction: float = field(default=0.05, metadata=_key(0, 1, "m", "MuJoCo torsional friction"))
+    torsional_friction: float = field(default=0.005, metadata=_key(0, 1, "m", "MuJoCo torsional friction"))
     rolling_friction: float = field(default=0.0002, metadata=_key(0, 0.1, "m", "MuJoCo rolling friction"))
     solref_timeconst_s: float = field(
         default=0.02, metadata=_key(0.0005, 0.5, "s", "contact stiffness time constant (softer: larger)")

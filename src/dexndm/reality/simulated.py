@@ -209,13 +209,18 @@ class SimulatedReality(RealHand):
             act.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
             act.forcerange = (-p.motor.stall_torque_nm, p.motor.stall_torque_nm)
         c = p.contact
+        # MuJoCo applies torsional and rolling friction only to contacts of condim 4 / 6 (a pair
+        # takes the larger condim of its geoms); the training sim's condim 3 has neither, so
+        # giving the object the profile's condim makes them part of the gap
+        condim = 6 if c.rolling_friction > 0 else 4 if c.torsional_friction > 0 else 3
         for geom in spec.geoms:
             body = geom.parent.name
             if body in HAND_BODIES or body == OBJECT_BODY:
                 geom.solref = (c.solref_timeconst_s, c.solref_dampratio)
                 geom.solimp = c.solimp
-            if body == OBJECT_BODY:
+            if body == OBJECT_BODY and geom.contype:
                 geom.friction = (c.object_friction, c.torsional_friction, c.rolling_friction)
+                geom.condim = condim
         return spec
 
     def _apply_mass_offsets(self) -> None:
