@@ -32,6 +32,8 @@ from dexndm.hand import constants as C
 
 WRISTS_Z = ("palm_up", "palm_down", "thumb_up", "thumb_down", "base_up", "base_down")
 PALM_DOWN_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
+MIN_HELD_S = 5.0
+"""Mean sim TTF (s) below which a cell's retention is not computed."""
 
 
 @dataclass
@@ -114,14 +116,18 @@ def main(args: Args) -> None:
         row = [key[0], key[1], f"{sim['rot']:.2f}", f"{sim['ttf_s']:.1f}"]
         for n in names:
             r = per_source[n][key]
-            kept = f"{r['rot'] / sim['rot']:.0%}" if sim["rot"] > 0.2 else "n/a"
+            # a ratio means something only where the policy turns and holds in sim: an object that
+            # falls in the first seconds "turns" while it tumbles out of the hand
+            held = sim["rot"] > 0.2 and sim["ttf_s"] >= MIN_HELD_S
+            kept = f"{r['rot'] / sim['rot']:.0%}" if held else "n/a"
             row += [f"{r['rot']:.2f}", f"{r['ttf_s']:.1f}", kept]
         lines.append("| " + " | ".join(row) + " |")
     n_ep = per_source["sim"][cells[0]]["n"]
     lines.append("")
     lines.append(
         f"{args.policy}, {','.join(args.objects)} ({args.split} split), {n_ep} episodes per cell "
-        f"per source, seed {args.seed}; 'kept' = real Rot / sim Rot (n/a where sim Rot < 0.2 rad). "
+        f"per source, seed {args.seed}; 'kept' = real Rot / sim Rot (n/a where sim Rot < 0.2 rad or sim "
+        f"TTF < {MIN_HELD_S:g} s). "
         f"Wall time {time.perf_counter() - t0:.0f} s."
     )
     text = "\n".join(lines) + "\n"
