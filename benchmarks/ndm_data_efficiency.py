@@ -129,20 +129,24 @@ def record_task_episodes(args: Args) -> dict[str, np.ndarray]:
     return out
 
 
-def pretrained(args: Args, kind: str) -> torch.nn.Module:
-    path = args.out / "models" / f"{kind}_pretrain.pt"
-    cfg = DynamicsConfig(kind=kind, window=args.window, hidden=tuple(args.hidden))
-    if path.exists():
-        return load_dynamics(path, expected_config=cfg)
-    arrays = load_episode_arrays(args.out / "sim", min_steps=args.window + 11)
+def _fit_on_store(args: Args, model, root: Path, indices, steps: int, lr: float) -> int:
+    """Fit ``model`` in place on the store's episodes (9:1 split, best eval kept, as
+    ``dexndm train dynamics`` does); returns the step of the kept weights."""
+    arrays = load_episode_arrays(root, indices=indices, min_steps=args.window + 11)
     train, evaluation = split_windows(
         arrays["joint_pos"], arrays["joint_targets"], args.window, 1, 0.1, args.seed
     )
-    model = build_dynamics(cfg)
-    fit = FitConfig(
-        steps=args.pretrain_steps, lr=1e-3, eval_every=max(args.pretrain_steps // 10, 1), seed=args.seed
-    )
-    fit_dynamics(model, train, evaluation, fit)
+    fit = FitConfig(steps=steps, lr=lr, eval_every=max(steps // 10, 1), seed=args.seed)
+    return fit_dynamics(model, train, evaluation, fit).best_step
+
+
+def pretrained(args: Args, kind: str) -> torch.nn.Module:
+    path = args.out / "models" / f"{kind}_pretrain.pt"
+    model = build_dynamics(DynamicsConfig(kind=kind, window=args.window, hidden=tuple(args.hidden)))
+    if path.exists():
+        # the built model's config, which fills in what the kind implies (the finger map)
+        return load_dynamics(path, expected_config=model.config)
+    _fit_on_store(args, model, args.out / "sim", None, args.pretrain_steps, 1e-3)
     save_dynamics(path, model, extra={"stage": "pretrain"})
     return model
 
@@ -151,16 +155,9 @@ def finetuned(args: Args, kind: str, size: int, start: torch.nn.Module) -> torch
     path = args.out / "models" / f"{kind}_finetune_{size}.pt"
     if path.exists():
         return load_dynamics(path, expected_config=start.config)
-    arrays = load_episode_arrays(args.out / "real", indices=range(size), min_steps=args.window + 11)
-    train, evaluation = split_windows(
-        arrays["joint_pos"], arrays["joint_targets"], args.window, 1, 0.1, args.seed
-    )
     model = copy.deepcopy(start)
-    fit = FitConfig(
-        steps=args.finetune_steps, lr=3e-4, eval_every=max(args.finetune_steps // 10, 1), seed=args.seed
-    )
-    result = fit_dynamics(model, train, evaluation, fit)
-    save_dynamics(path, model, extra={"stage": "finetune", "episodes": size, "best_step": result.best_step})
+    best = _fit_on_store(args, model, args.out / "real", range(size), args.finetune_steps, 3e-4)
+    save_dynamics(path, model, extra={"stage": "finetune", "episodes": size, "best_step": best})
     return model
 
 

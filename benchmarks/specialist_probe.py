@@ -18,14 +18,14 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from dexndm.eval.policies import load_policy
+from dexndm.eval.policies import load_policy, policy_view
 from dexndm.sim.config import EnvConfig
 from dexndm.sim.env import RotationEnv
 from dexndm.sim.scene import WRIST_POS
 
 
 def _act(policy, obs):
-    return policy.act(obs if getattr(policy, "uses_privileged", False) else {"proprio": obs["proprio"]})
+    return policy.act(policy_view(policy, obs))
 
 
 def reward_terms(policy, cfg: EnvConfig, steps: int) -> dict[str, float]:

@@ -164,7 +164,7 @@ def policy_batches(
         env_cfg: the sim (objects, wrists, axes, randomization); ``num_envs`` becomes ``cfg.num_envs``.
         skip: ``skip(episodes) -> True`` leaves a batch out without simulating it (resuming).
     """
-    from dexndm.eval.policies import load_policy, reset_policy, uses_privileged
+    from dexndm.eval.policies import load_policy, policy_view, reset_policy
 
     env_cfg = replace(env_cfg, num_envs=cfg.num_envs)
     for b, episodes in enumerate(_batches(cfg.episodes, cfg.num_envs)):
@@ -178,7 +178,7 @@ def policy_batches(
         noisy &= cfg.action_noise > 0
 
         def act(env, t, obs, pol=pol, noisy=noisy, noise_rng=noise_rng):
-            view = obs if uses_privileged(pol) else {"proprio": obs["proprio"]}
+            view = policy_view(pol, obs)
             actions = np.asarray(pol.act(view), dtype=np.float64)
             if cfg.action_noise > 0:
                 actions = actions + noisy[:, None] * noise_rng.normal(0.0, cfg.action_noise, actions.shape)

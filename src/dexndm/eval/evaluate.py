@@ -36,7 +36,7 @@ from rich.progress import (
 )
 
 from dexndm.eval.cells import Cell, make_cells
-from dexndm.eval.policies import Policy, reset_policy, uses_privileged
+from dexndm.eval.policies import Policy, policy_view, reset_policy, uses_privileged
 from dexndm.hand import constants as C
 from dexndm.sim.config import EnvConfig, RandomizationConfig
 from dexndm.sim.env import RotationEnv
@@ -135,7 +135,6 @@ def run_cell(
     n = env_cfg.num_envs
     quota = np.array([len(range(i, episodes, n)) for i in range(n)])  # episodes owned per slot
     done = np.zeros(n, dtype=int)
-    privileged = uses_privileged(policy)
     env = RotationEnv(env_cfg)  # resets every env
     rows: list[dict[str, Any]] = []
     try:
@@ -143,7 +142,7 @@ def run_cell(
         reset_policy(policy, np.arange(n))
         step = 0
         while np.any(done < quota):
-            view = obs if privileged else {"proprio": obs["proprio"]}
+            view = policy_view(policy, obs)
             actions = _checked_actions(policy.act(view), n, policy, cell, step)
             obs, _, terminated, _, info = env.step(actions)
             step += 1

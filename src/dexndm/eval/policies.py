@@ -54,6 +54,12 @@ def uses_privileged(policy: Policy) -> bool:
     return bool(getattr(policy, "uses_privileged", False))
 
 
+def policy_view(policy: Policy, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What ``policy`` may see of an env observation: all of it if it declared it reads the
+    privileged one, else only ``proprio`` (what a real hand gives)."""
+    return obs if uses_privileged(policy) else {"proprio": obs["proprio"]}
+
+
 def reset_policy(policy: Policy, env_ids: np.ndarray) -> None:
     """Call the policy's optional ``reset`` hook for ``env_ids`` (int array)."""
     hook = getattr(policy, "reset", None)

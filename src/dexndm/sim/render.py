@@ -45,7 +45,7 @@ if (
 import mujoco  # noqa: E402  (after the backend choice above)
 import numpy as np  # noqa: E402
 
-from dexndm.eval.policies import HoldPolicy, Policy, reset_policy, uses_privileged  # noqa: E402
+from dexndm.eval.policies import HoldPolicy, Policy, policy_view, reset_policy  # noqa: E402
 from dexndm.hand import constants as C  # noqa: E402
 from dexndm.sim.config import EnvConfig, RandomizationConfig  # noqa: E402
 from dexndm.sim.env import RotationEnv  # noqa: E402
@@ -127,7 +127,7 @@ def _renderer(model: mujoco.MjModel, width: int, height: int, shadows: bool | No
 
 def _policy_step(env: RotationEnv, policy: Policy, obs: dict[str, np.ndarray]) -> tuple[dict, bool]:
     """One control step; returns the next observation and whether the episode ended (autoreset)."""
-    view = obs if uses_privileged(policy) else {"proprio": obs["proprio"]}
+    view = policy_view(policy, obs)
     actions = np.asarray(policy.act(view), dtype=np.float64).reshape(1, C.NUM_JOINTS)
     obs, _, terminated, truncated, info = env.step(actions)
     ended = bool(terminated[0] or truncated[0])

@@ -220,7 +220,7 @@ def evaluation_replay(
         FileNotFoundError: no ``summary.json``; IndexError: no such cell or episode.
     """
     from dexndm.eval.cells import Cell
-    from dexndm.eval.policies import reset_policy, uses_privileged
+    from dexndm.eval.policies import policy_view, reset_policy
     from dexndm.sim.config import EnvConfig, RandomizationConfig
     from dexndm.sim.env import RotationEnv
     from dexndm.sim.grasp import GraspConfig
@@ -255,7 +255,7 @@ def evaluation_replay(
         obs = env.observations()
         reset_policy(pol, np.arange(n))
         while metrics is None:
-            view = obs if uses_privileged(pol) else {"proprio": obs["proprio"]}
+            view = policy_view(pol, obs)
             obs, _, _, _, info = env.step(np.asarray(pol.act(view), dtype=np.float64))
             ids = list(info.get("final_env_ids", ()))
             if slot in ids and finished == round_:
