@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
@@ -82,6 +82,10 @@ class EvalCmd:
     reality: str | None = None
     """Evaluate on SimulatedReality with this gap profile ('mild', 'default', 'harsh' or a .toml
     file) instead of the training sim; episodes run one at a time (num_envs, randomize unused)."""
+    start: Literal["grasp", "open", "open-scripted"] = "grasp"
+    """'grasp': episodes start from a cached grasp; 'open': from an open hand, the operator holding
+    the object until the policy has closed it (teleoperation's start); 'open-scripted': from an
+    open hand that a scripted teacher closes (for specialists, which never learned to grasp)."""
     out: Path = Path("out/eval")
 
     def run(self) -> int:
@@ -96,10 +100,16 @@ class EvalCmd:
             if self.reality is not None:
                 from dexndm.eval.reality_eval import evaluate_on_reality
 
+                if self.start == "open-scripted":
+                    raise SystemExit(
+                        "dexndm eval: --start open-scripted needs the training sim (its scripted teacher "
+                        "reads the grasp); on --reality use --start open or grasp"
+                    )
+
                 evaluate_on_reality(
                     policy, profile=self.reality, objects=list(self.object), wrists=wrists, axes=axes,
                     episodes_per_cell=self.episodes, seed=self.seed, out_dir=self.out / Path(spec).stem,
-                    split=self.split,
+                    split=self.split, start=self.start,
                 )  # fmt: skip
                 continue
             evaluate(
@@ -113,6 +123,7 @@ class EvalCmd:
                 randomization=RandomizationConfig() if self.randomize else RandomizationConfig.none(),
                 out_dir=self.out / Path(spec).stem,
                 split=self.split,
+                start=self.start,
             )
         return 0
 
@@ -128,6 +139,8 @@ class RenderCmd:
     steps: int = 100
     out: Path = Path("out/episode.mp4")
     seed: int = 0
+    open_hand: bool = False
+    """Start from an open hand, the object held until the policy has closed it (2.3 s)."""
 
     def run(self) -> int:
         from dexndm.eval.policies import load_policy
@@ -135,7 +148,7 @@ class RenderCmd:
 
         path = render_episode(
             load_policy(self.policy), object=self.object, wrist=self.wrist, axis=self.axis, steps=self.steps,
-            out_path=self.out, seed=self.seed,
+            out_path=self.out, seed=self.seed, open_hand=self.open_hand,
         )  # fmt: skip
         print(f"wrote {path}")
         return 0

@@ -137,3 +137,25 @@ def test_progress_and_table_print(grasp_cache, capsys):
     )
     out = capsys.readouterr().out
     assert "HoldPolicy()" in out and "RotR" in out and "TTF" in out
+
+
+def test_open_hand_starts_need_a_policy_that_grasps(grasp_cache):
+    """Palm down from an open hand: holding still loses the object as soon as the operator lets
+    go; the scripted teacher's grasp keeps it; an unknown start is refused."""
+    from dexndm.sim.config import HandoverConfig
+
+    hold_steps = HandoverConfig().hold_steps
+    common = dict(
+        objects=("cube",), wrists=("palm_down",), axes=("+z",), episodes_per_cell=6, num_envs=6,
+        episode_steps=hold_steps + 40, grasp=GraspConfig(candidates=32), nthread=1,
+        grasp_cache_dir=grasp_cache, progress=False,
+    )  # fmt: skip
+    never_closed = evaluate(HoldPolicy(), start="open", **common)
+    steps = np.array([r["steps"] for r in never_closed.episodes])
+    assert np.all(steps >= hold_steps) and np.all(steps <= hold_steps + 10), steps
+    scripted = evaluate(HoldPolicy(), start="open-scripted", **common)
+    steps = np.array([r["steps"] for r in scripted.episodes])
+    assert np.median(steps) >= hold_steps + 30, steps
+    assert scripted.config["start"] == "open-scripted"
+    with pytest.raises(ValueError, match="start"):
+        evaluate(HoldPolicy(), start="ajar", **common)

@@ -10,6 +10,7 @@ from dexndm.hand import constants as C
 from dexndm.reality.base import SafetyFilter
 from dexndm.reality.profile import RealityProfile, load_profile
 from dexndm.reality.simulated import RAD_S_PER_VELOCITY_UNIT, SimulatedReality
+from dexndm.sim.config import HandoverConfig
 from dexndm.sim.grasp import GraspConfig, cached_grasps
 from dexndm.sim.scene import PhysicsConfig
 
@@ -163,6 +164,26 @@ def test_object_holds_for_two_seconds_palm_up_after_reset_to_grasp(cube_grasps) 
         assert abs(np.dot(quat, start_quat)) > np.cos(0.1)  # turned less than 0.2 rad
         assert np.linalg.norm(hand.object_angvel()) < 0.5
         assert hand.time == pytest.approx(2.0)
+
+
+def test_a_held_object_stays_in_the_open_hand_until_let_go(cube_grasps) -> None:
+    """The open-hand start of teleoperation: the operator holds the object, then lets go."""
+    g = cube_grasps
+    open_pose = np.asarray(HandoverConfig().open_pose)
+    with SimulatedReality("default", wrist="palm_up", obj="cube", seed=1) as hand:
+        hand.reset_to_grasp(open_pose, open_pose, g.object_pos[0], g.object_quat[0], held=True)
+        start, _ = hand.object_pose()
+        assert hand.object_held
+        for _ in range(20):  # 1 s with the hand open: only the operator holds it
+            hand.send_joint_targets(open_pose)
+            hand.advance()
+        assert np.linalg.norm(hand.object_pose()[0] - start) < 0.003
+        hand.let_go()
+        assert not hand.object_held
+        hand.advance(0.3)
+        assert start[2] - hand.object_pose()[0][2] > 0.03  # it drops onto the palm or out
+        hand.reset_to_grasp(g.joint_pos[0], g.joint_targets[0], g.object_pos[0], g.object_quat[0])
+        assert not hand.object_held  # a plain reset holds nothing
 
 
 def test_send_joint_targets_returns_what_the_safety_filter_let_through() -> None:

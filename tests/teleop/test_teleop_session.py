@@ -143,12 +143,35 @@ def test_sim_driver_regrasps_for_a_new_wrist_and_refuses_an_unknown_object(sim_d
     session = TeleopSession(sim_driver, HoldPolicy())
     session.submit(command('{"type": "set_wrist", "wrist": "palm_down"}'))
     snap = run(session, 1)
-    assert snap["wrist_label"] == "palm_down" and "new grasp" in snap["status"]
+    assert snap["wrist_label"] == "palm_down" and "wrist changed: hand open" in snap["status"]
     np.testing.assert_allclose(sim_driver.env.wrist_quat[0], [0, 1, 0, 0])
     errors: list[str] = []
     session.submit(command('{"type": "set_object", "object": "no_such_thing"}'), errors.append)
     snap = run(session, 1)
     assert errors and "no_such_thing" in errors[0] and snap["object"] == "cube"
+
+
+def test_an_open_hand_start_holds_the_object_until_the_policy_has_had_its_time(sim_driver):
+    """Teleoperation starts from an open hand: the operator lets go ``let_go_s`` after start."""
+    cfg = TeleopConfig(open_hand=True, wrist="palm_down")  # palm down, a lost object falls away
+    session = TeleopSession(sim_driver, HoldPolicy(), config=cfg)
+    snap = run(session, 30)  # not started: the operator keeps holding, however long
+    assert snap["held"] and not snap["running"] and "press start to grasp" in snap["status"]
+    # open (the fingers sag a little under gravity), the operator holding the object
+    np.testing.assert_allclose(sim_driver.env.q[0], sim_driver.env.open_pose, atol=0.05)
+    assert sim_driver.env.in_handover[0]
+    session.submit(command('{"type": "start"}'))
+    let_go = round(cfg.let_go_s / C.CONTROL_DT)
+    snap = run(session, let_go - 1)
+    assert snap["held"] and "closing" in snap["status"]
+    snap = run(session, 1)
+    assert not snap["held"] and "let go" in snap["status"] and not sim_driver.env.in_handover[0]
+    # the hold policy never closed the hand: once let go, the object is lost and the hand reopens
+    for _ in range(60):
+        snap = session.tick()
+        if "dropped" in snap["status"]:
+            break
+    assert "dropped" in snap["status"] and snap["held"] and not snap["running"]
 
 
 def test_a_dropped_object_stops_the_policy_and_regrasps(sim_driver):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,15 @@ from rich.progress import (
 from dexndm.eval.cells import Cell, make_cells
 from dexndm.eval.policies import Policy, policy_view, reset_policy, uses_privileged
 from dexndm.hand import constants as C
-from dexndm.sim.config import EnvConfig, RandomizationConfig
+from dexndm.sim.config import EnvConfig, HandoverConfig, RandomizationConfig
 from dexndm.sim.env import RotationEnv
 from dexndm.sim.grasp import GraspConfig
 from dexndm.sim.scene import PhysicsConfig
 
 METRICS = ("rot_r", "rot_p", "ttf", "rot", "omega_k", "goals", "go_succ", "reward", "steps")
 """Per-episode metrics, in ``RotationEnv``'s ``info["final_metrics"]`` names."""
+START_MODES = ("grasp", "open", "open-scripted")
+"""How episodes start: a cached grasp, an open hand the policy closes, or one a script closes."""
 
 
 class PolicyOutputError(ValueError):
@@ -125,12 +127,16 @@ def run_cell(
     env_cfg: EnvConfig,
     episodes: int,
     on_step: Callable[[int, int], None] | None = None,
+    scripted_grasp: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``episodes`` episodes of one cell and return their rows, ordered by episode index.
 
     Args:
         env_cfg: the cell's env (one object, wrist and axis); ``num_envs`` <= ``episodes``.
         on_step: optional ``fn(n_envs: int, finished_counted: int)`` called after every step.
+        scripted_grasp: in open-hand starts (``env_cfg.handover``), the scripted teacher closes
+            the hand and ``policy`` takes over when the operator lets go (for policies that never
+            learned to grasp, such as the specialists).
     """
     n = env_cfg.num_envs
     quota = np.array([len(range(i, episodes, n)) for i in range(n)])  # episodes owned per slot
@@ -144,6 +150,8 @@ def run_cell(
         while np.any(done < quota):
             view = policy_view(policy, obs)
             actions = _checked_actions(policy.act(view), n, policy, cell, step)
+            if scripted_grasp:
+                actions = np.where(env.closing[:, None], env.handover_actions(), actions)
             obs, _, terminated, _, info = env.step(actions)
             step += 1
             counted = 0
@@ -204,6 +212,8 @@ def evaluate(
     out_dir: Path | str | None = None,
     progress: bool = True,
     console: Console | None = None,
+    start: str = "grasp",
+    handover: HandoverConfig | None = None,
 ) -> EvalResult:
     """Evaluate ``policy`` on every (object, wrist, axis) cell.
 
@@ -220,6 +230,10 @@ def evaluate(
         episode_steps: steps (of 0.05 s) before a time-out; TTF is relative to it.
         out_dir: when given, the CSV / JSON files are written there (see ``EvalResult.write``).
         progress: show a progress bar and print the result table.
+        start: ``"grasp"``: every episode starts from a cached grasp; ``"open"``: from an open
+            hand with the operator holding the object (``handover``), and the policy must grasp;
+            ``"open-scripted"``: from an open hand, closed by the scripted teacher.
+        handover: timing and open pose of open-hand starts (default ``HandoverConfig()``).
     Returns:
         The per-episode rows and per-cell summary.
     Raises:
@@ -227,6 +241,9 @@ def evaluate(
     """
     if episodes_per_cell < 1 or num_envs < 1:
         raise ValueError("evaluate: episodes_per_cell and num_envs must be >= 1")
+    if start not in START_MODES:
+        raise ValueError(f"evaluate: start must be one of {START_MODES}, got {start!r}")
+    handover = replace(handover or HandoverConfig(), prob=0.0 if start == "grasp" else 1.0)
     randomization = RandomizationConfig.none() if randomization is None else randomization
     physics = PhysicsConfig() if physics is None else physics
     grasp = GraspConfig() if grasp is None else grasp
@@ -237,7 +254,8 @@ def evaluate(
         "objects": list(objects), "wrists": list(wrists), "axes": list(axes), "split": split,
         "episodes_per_cell": episodes_per_cell, "num_envs": n_envs, "seed": seed,
         "episode_steps": episode_steps, "randomization": asdict(randomization),
-        "physics": asdict(physics), "grasp": asdict(grasp),
+        "physics": asdict(physics), "grasp": asdict(grasp), "start": start,
+        "handover": asdict(handover),
         "cells": [asdict(c) for c in cells],
     }  # fmt: skip
     console = console or Console()
@@ -263,10 +281,10 @@ def evaluate(
             env_cfg = EnvConfig(
                 num_envs=n_envs, objects=(cell.object,), split=split, wrists=(cell.wrist,),
                 axes=(cell.axis,), episode_steps=episode_steps, seed=seed, nthread=nthread,
-                physics=physics, randomization=randomization, grasp=grasp,
+                physics=physics, randomization=randomization, grasp=grasp, handover=handover,
                 grasp_cache_dir=None if grasp_cache_dir is None else str(grasp_cache_dir),
             )  # fmt: skip
-            rows.extend(run_cell(policy, cell, env_cfg, episodes_per_cell, on_step))
+            rows.extend(run_cell(policy, cell, env_cfg, episodes_per_cell, on_step, start == "open-scripted"))
 
     summary = []
     for cell in cells:

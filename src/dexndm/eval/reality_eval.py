@@ -46,7 +46,7 @@ from dexndm.hand import constants as C
 from dexndm.objects import resolve_object
 from dexndm.reality.profile import RealityProfile, load_profile
 from dexndm.reality.simulated import SimulatedReality
-from dexndm.sim.config import EnvConfig, RewardConfig
+from dexndm.sim.config import EnvConfig, HandoverConfig, RewardConfig
 from dexndm.sim.grasp import GraspConfig, GraspSet, cached_grasps
 from dexndm.sim.observations import ProprioHistory
 from dexndm.sim.rewards import rotation_about_axis, rotation_reward, rotp_weight
@@ -123,6 +123,7 @@ def run_reality_episode(
     c_rotp: float = 0.0,
     reward: RewardConfig | None = None,
     on_step: Callable[[SimulatedReality], None] | None = None,
+    handover: HandoverConfig | None = None,
 ) -> tuple[dict[str, float], bool]:
     """One episode on a connected ``hand`` from grasp ``grasp_index``; returns ``(metrics, fell)``.
 
@@ -132,11 +133,17 @@ def run_reality_episode(
         c_rotp: off-axis penalty weight in the reward (the env's ramp value for this episode).
         on_step: called with the hand after the reset and after every control step (e.g. to
             render frames).
+        handover: start from its open pose instead, the object held at the grasp's object pose
+            for ``hold_steps`` control steps while the policy closes the hand.
     """
     k = grasp_index
-    hand.reset_to_grasp(
-        grasps.joint_pos[k], grasps.joint_targets[k], grasps.object_pos[k], grasps.object_quat[k]
-    )
+    if handover is None:
+        hand.reset_to_grasp(
+            grasps.joint_pos[k], grasps.joint_targets[k], grasps.object_pos[k], grasps.object_quat[k]
+        )
+    else:
+        pose = C.clamp_to_limits(np.asarray(handover.open_pose, dtype=np.float64))
+        hand.reset_to_grasp(pose, pose, grasps.object_pos[k], grasps.object_quat[k], held=True)
     targets = hand.safety.last_targets.copy()
     q_init = hand.joint_state_truth()[0]
     hist = ProprioHistory(history)
@@ -153,6 +160,8 @@ def run_reality_episode(
         targets = hand.send_joint_targets(wanted)
         hand.advance()
         hist.push(hand.read_state().joint_pos, targets)  # the target in force, as the env pairs them
+        if handover is not None and step + 1 == handover.hold_steps:
+            hand.let_go()
         meter.update(hand, q_init)
         if on_step is not None:
             on_step(hand)
@@ -179,11 +188,14 @@ def evaluate_on_reality(
     out_dir: Path | str | None = None,
     progress: bool = True,
     console: Console | None = None,
+    start: str = "grasp",
 ) -> EvalResult:
     """Evaluate ``policy`` on SimulatedReality over every (object, wrist, axis) cell.
 
     Args mirror :func:`dexndm.eval.evaluate.evaluate`; in addition ``profile`` is the reality gap
-    (a shipped name, a TOML path or a profile). Every cell's hand is seeded with ``seed`` and
+    (a shipped name, a TOML path or a profile); ``start`` is ``"grasp"`` or ``"open"`` (the
+    policy closes the hand around the held object; the default ``HandoverConfig`` timing).
+    Every cell's hand is seeded with ``seed`` and
     draws its grasps with ``seed`` (cells differing only in the axis start from the same grasps).
     Returns:
         An :class:`~dexndm.eval.evaluate.EvalResult`; ``config["reality"]`` records the profile.
@@ -198,6 +210,9 @@ def evaluate_on_reality(
             f"policy {policy!r} reads privileged observations (object state), which a real hand cannot "
             "give: evaluate a proprioceptive policy (the generalist) on the simulated reality"
         )
+    if start not in ("grasp", "open"):
+        raise ValueError(f"evaluate_on_reality: start must be 'grasp' or 'open', got {start!r}")
+    handover = HandoverConfig() if start == "open" else None
     reality = load_profile(profile)
     grasp = GraspConfig() if grasp is None else grasp
     env_defaults = EnvConfig()
@@ -206,7 +221,7 @@ def evaluate_on_reality(
         "policy": repr(policy), "uses_privileged": False, "objects": list(objects), "wrists": list(wrists),
         "axes": list(axes), "split": split, "episodes_per_cell": episodes_per_cell, "num_envs": 1,
         "seed": seed, "episode_steps": episode_steps, "grasp": asdict(grasp),
-        "reality": asdict(reality), "cells": [asdict(c) for c in cells],
+        "reality": asdict(reality), "cells": [asdict(c) for c in cells], "start": start,
     }  # fmt: skip
     console = console or Console()
     t0 = time.perf_counter()
@@ -239,6 +254,7 @@ def evaluate_on_reality(
                         policy, hand, grasps, int(rng.integers(len(grasps))), axis, cell=cell,
                         episode_steps=episode_steps, history=env_defaults.history,
                         fall_distance=env_defaults.fall_distance, c_rotp=c_rotp, reward=env_defaults.reward,
+                        handover=handover,
                     )  # fmt: skip
                     cell_rows.append({
                         "object": cell.object, "category": cell.category, "wrist": cell.wrist,

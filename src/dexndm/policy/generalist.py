@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class RolloutConfig:
     episode_steps: int = 400
     seed: int = 1
     """Not the specialists' training seed: fresh grasp draws and randomization."""
+    open_hand: float = 0.0
+    """Fraction of episodes that start from an open hand (``HandoverConfig``): the scripted
+    teacher's closing actions are the labels until the operator lets go, the specialist's after,
+    so that the generalist learns the grasp too (teleoperation starts from an open hand)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,10 @@ def rollout_specialist(
     scfg = SpecialistConfig.from_dict(payload["config"])
     policy = SpecialistPolicy(payload, str(ckpt))
     env_cfg = env_config_for(scfg, num_envs=cfg.num_envs, episode_steps=cfg.episode_steps)
-    env_cfg = type(env_cfg)(**{**env_cfg.__dict__, "wrists": cfg.wrists, "axes": cfg.axes, "seed": cfg.seed})
+    env_cfg = replace(
+        env_cfg, wrists=cfg.wrists, axes=cfg.axes, seed=cfg.seed,
+        handover=replace(env_cfg.handover, prob=cfg.open_hand),
+    )  # fmt: skip
     env = RotationEnv(env_cfg)
     n, T = cfg.num_envs, cfg.episode_steps
     buf_obs = np.zeros((n, T, env.obs_dim), dtype=np.float32)
@@ -86,6 +93,8 @@ def rollout_specialist(
         task = progress.add_task(f"BC rollouts {scfg.category}", total=cfg.episodes)
         while survived < cfg.episodes and finished < cfg.max_episodes:
             act = policy.act(obs)
+            if cfg.open_hand > 0:  # the operator still holds the object: the scripted teacher closes
+                act = np.where(env.closing[:, None], env.handover_actions(), act)
             step = env.step_count.copy()
             buf_obs[np.arange(n), step] = obs["proprio"]
             buf_act[np.arange(n), step] = act

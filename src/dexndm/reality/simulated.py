@@ -68,7 +68,7 @@ from dexndm.reality.profile import (
     load_profile,
 )
 from dexndm.sim.rotations import quat_mul, quat_normalize, quat_rotate
-from dexndm.sim.scene import OBJECT_BODY, WRIST_POS, PhysicsConfig, build_scene_spec
+from dexndm.sim.scene import HANDOVER_WELD, OBJECT_BODY, WRIST_POS, PhysicsConfig, build_scene_spec
 from dexndm.sim.wrists_axes import parse_wrist
 
 RAD_S_PER_VELOCITY_UNIT = C.RPM_PER_VELOCITY_UNIT * 2.0 * math.pi / 60.0
@@ -136,10 +136,13 @@ class SimulatedReality(RealHand):
         self._dof = np.array([m.jnt_dofadr[j] for j in joint_ids])
         self._act = np.array([m.actuator(n).id for n in C.JOINT_NAMES])
         self._wrist_mocap = int(m.body_mocapid[m.body("wrist").id])
+        self._operator_mocap = int(m.body_mocapid[m.body("operator").id])
+        self._handover_eq = -1  # a free hand has no object, so no weld to hold it by
         self._obj_qpos = self._obj_dof = -1
         if self.obj is not None:
             j = m.joint("object_free").id
             self._obj_qpos, self._obj_dof = int(m.jnt_qposadr[j]), int(m.jnt_dofadr[j])
+            self._handover_eq = int(m.equality(HANDOVER_WELD).id)
 
         mp = self.profile.motor
         scale = np.ones(C.NUM_JOINTS)
@@ -424,6 +427,8 @@ class SimulatedReality(RealHand):
         joint_targets: np.ndarray,
         object_pos_hand: np.ndarray | None = None,
         object_quat_hand: np.ndarray | None = None,
+        *,
+        held: bool = False,
     ) -> None:
         """Place the hand (and the object) as in a grasp-cache entry; the motors hold ``joint_targets``.
 
@@ -432,6 +437,9 @@ class SimulatedReality(RealHand):
             joint_targets: ``(16,)`` goals the motors start with, rad (the grasp's squeeze).
             object_pos_hand: ``(3,)`` object centre in the hand frame, m (from the grasp centre).
             object_quat_hand: ``(4,)`` object orientation in the hand frame (w, x, y, z).
+            held: someone holds the object where it is placed (a weld to the ``operator`` mocap
+                body) until :meth:`let_go`: the open-hand start, where the policy closes the hand
+                around an object handed to it.
 
         The whole world restarts from the model's initial state (bodies added by ``extra_scene``,
         e.g. Chaos Box balls, return to where they were built); velocities, pending commands and
@@ -453,6 +461,11 @@ class SimulatedReality(RealHand):
             quat = np.array([1.0, 0, 0, 0]) if object_quat_hand is None else np.asarray(object_quat_hand)
             d.qpos[self._obj_qpos : self._obj_qpos + 3] = self.wrist_pos + quat_rotate(self.wrist_quat, pos)
             d.qpos[self._obj_qpos + 3 : self._obj_qpos + 7] = quat_normalize(quat_mul(self.wrist_quat, quat))
+            d.mocap_pos[self._operator_mocap] = d.qpos[self._obj_qpos : self._obj_qpos + 3]
+            d.mocap_quat[self._operator_mocap] = d.qpos[self._obj_qpos + 3 : self._obj_qpos + 7]
+            d.eq_active[self._handover_eq] = held
+        elif held:
+            raise ValueError("reset_to_grasp: held=True needs an object; pass obj= to place one")
         d.time = self.time
         mujoco.mj_forward(m, d)
         torque_on = self._motor.torque_on
@@ -468,6 +481,16 @@ class SimulatedReality(RealHand):
         mot.gear_side = np.sign(mot.prev_error_ticks)
         mot.gear_gap = mot.gear_side * 0.5 * self.profile.motor.backlash_rad
         self.safety.reset(C.clamp_to_limits(joint_targets))
+
+    @property
+    def object_held(self) -> bool:
+        """Whether someone still holds the object (see ``reset_to_grasp(held=True)``)."""
+        return self._handover_eq >= 0 and bool(self.data.eq_active[self._handover_eq])
+
+    def let_go(self) -> None:
+        """Whoever held the object lets go: from the next physics step only the hand holds it."""
+        if self._handover_eq >= 0:
+            self.data.eq_active[self._handover_eq] = False
 
     def set_wrist(self, quat: np.ndarray | str | None = None, pos: np.ndarray | None = None) -> None:
         """Move the wrist (hand frame) to ``pos`` (world, m) and/or orientation ``quat``; takes effect

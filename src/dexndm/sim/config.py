@@ -76,6 +76,45 @@ class RewardConfig:
     goal_reach_deg: float = 15.0
 
 
+OPEN_HAND_POSE: tuple[float, ...] = (0.0,) * 12 + (1.0, 0.0, 0.0, 0.0)
+"""Joint positions of the open hand, sim order: fingers straight, the thumb straight and turned
+half way towards the palm. Fully flat (th_cmc 0) the thumb has ~2 rad to travel, 48 steps at
+the action limit of 1/24 rad per step, and the grasp then closed too late to hold."""
+
+
+@dataclass(frozen=True)
+class HandoverConfig:
+    """Episodes that start from an open hand (the grasp is part of the task, as in teleoperation).
+
+    The operator holds the object at a grasp's object pose (a weld to the ``operator`` mocap
+    body) while the hand, starting open, closes; after ``hold_steps`` control steps the operator
+    lets go. The scripted teacher for the closing phase (:meth:`RotationEnv.handover_actions`)
+    moves the targets from the open pose to the grasp's targets in ``close_steps`` steps.
+    """
+
+    prob: float = 0.0
+    """Probability that an episode starts from the open hand (0: every episode starts grasped)."""
+    open_pose: tuple[float, ...] = OPEN_HAND_POSE
+    close_steps: int = 40
+    """Control steps over which the teacher closes the hand (2 s at 20 Hz): the middle fingers'
+    pip joints travel up to ~1.8 rad, 43 steps at the action limit."""
+    hold_steps: int = 46
+    """Control steps the operator holds the object before letting go (>= close_steps)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.prob <= 1.0:
+            raise ValueError(f"HandoverConfig.prob must be in [0, 1], got {self.prob}")
+        if len(self.open_pose) != 16:
+            raise ValueError(
+                f"HandoverConfig.open_pose must have 16 joint positions, got {len(self.open_pose)}"
+            )
+        if not 1 <= self.close_steps <= self.hold_steps:
+            raise ValueError(
+                "HandoverConfig needs 1 <= close_steps <= hold_steps, "
+                f"got {self.close_steps} and {self.hold_steps}"
+            )
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """The batched in-hand rotation environment."""
@@ -101,6 +140,7 @@ class EnvConfig:
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     grasp: GraspConfig = field(default_factory=GraspConfig)
+    handover: HandoverConfig = field(default_factory=HandoverConfig)
     grasp_cache_dir: str | None = None
 
     def __post_init__(self) -> None:

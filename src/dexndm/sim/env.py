@@ -22,7 +22,10 @@ Rewards:
     :mod:`dexndm.sim.rewards`.
 
 Starting State:
-    A grasp drawn from the grasp cache of the env's object at its wrist orientation.
+    A grasp drawn from the grasp cache of the env's object at its wrist orientation; or, with
+    probability ``HandoverConfig.prob``, the open hand, the object held at that grasp's object
+    pose by the operator (a weld) for ``hold_steps`` steps (``handover_actions`` is the scripted
+    closing teacher).
 
 Episode End:
     ``terminated`` when the object is ``fall_distance`` from the grasp centre; ``truncated``
@@ -192,6 +195,11 @@ class RotationEnv:
         self.phys = np.zeros((n, PHYS_PARAMS))
         self.disturbance = np.zeros((n, 3))
         self.mass = np.full(n, 0.03)
+        # open-hand starts (HandoverConfig): control steps until the operator lets go (0: not
+        # held), and the grasp targets the scripted closing teacher heads for
+        self.handover_left = np.zeros(n, dtype=int)
+        self.grasp_targets = np.zeros((n, 16))
+        self.open_pose = C.clamp_to_limits(np.asarray(cfg.handover.open_pose, dtype=np.float64))
         self.ep = {k: np.zeros(n) for k in ("rot_r", "rot_p", "rot", "reward", "goals")}
         # latest per-env state, hand frame where it says so
         self.q = np.zeros((n, 16))
@@ -320,6 +328,10 @@ class RotationEnv:
         self.latency[env_ids] = latency
         self.mass[env_ids] = mass
         self.phys[env_ids] = np.stack([mass, friction, kp_s, kd_s, latency], axis=1)
+        # drawn only when enabled, so that the random stream of grasped starts is unchanged
+        ho = cfg.handover
+        from_open = rng.random(m) < ho.prob if ho.prob > 0 else np.zeros(m, dtype=bool)
+        self.handover_left[env_ids] = np.where(from_open, ho.hold_steps, 0)
         hc = cfg.physics.hand
         one_group = len(self.groups) == 1
         for g, grp in enumerate(self.groups):
@@ -333,19 +345,29 @@ class RotationEnv:
             w_idx = wi[sel]
             k = grp.grasp_start[w_idx] + (rng.random(len(ids)) * grp.grasp_count[w_idx]).astype(np.int64)
             grasp_q, grasp_t = grp.grasp_q[k], grp.grasp_t[k]
+            self.grasp_targets[ids] = grasp_t
             wq = self.wrist_quat[ids]
+            obj_pos = WRIST_POS + quat_rotate(wq, grp.grasp_pos[k])
+            obj_quat = quat_mul(wq, grp.grasp_quat[k])
+            # an open-hand start: the hand open, the operator holding the object at the grasp's pose
+            opened = from_open[sel]
+            start_q = np.where(opened[:, None], self.open_pose, grasp_q)
+            start_t = np.where(opened[:, None], self.open_pose, grasp_t)
             qpos = sim.bind("qpos")
-            qpos[slots, grp.hand_q] = grasp_q
-            qpos[slots, lay.object_qpos : lay.object_qpos + 3] = WRIST_POS + quat_rotate(wq, grp.grasp_pos[k])
-            qpos[slots, lay.object_qpos + 3 : lay.object_qpos + 7] = quat_mul(wq, grp.grasp_quat[k])
+            qpos[slots, grp.hand_q] = start_q
+            qpos[slots, lay.object_qpos : lay.object_qpos + 3] = obj_pos
+            qpos[slots, lay.object_qpos + 3 : lay.object_qpos + 7] = obj_quat
             sim.bind("qvel")[slots] = 0.0
-            sim.bind("ctrl")[slots] = grasp_t
+            sim.bind("ctrl")[slots] = start_t
+            sim.bind("mocap_pos")[slots, lay.operator_mocap] = obj_pos
+            sim.bind("mocap_quat")[slots, lay.operator_mocap] = obj_quat
+            sim.bind("eq_active")[slots, lay.handover_eq] = opened
             sim.bind("mocap_quat")[slots, lay.wrist_mocap] = wq
             sim.bind("xfrc_applied")[slots] = 0.0
             if grp.history_values is not None:
                 # the delay line holds the grasp targets, as if they had been commanded forever:
                 # no startup transient (a reset history holds zeros, which would open the hand)
-                sim.bind("history")[slots[:, None, None], grp.history_values] = grasp_t[:, :, None]
+                sim.bind("history")[slots[:, None, None], grp.history_values] = start_t[:, :, None]
                 delay = action_delay_seconds(latency[sel], grp.model.opt.timestep)
                 sim.expand(DELAY_FIELD)[slots] = delay[:, None]
             sim.expand("body_mass")[slots, ob] = mass[sel]
@@ -361,7 +383,7 @@ class RotationEnv:
             bias[slots, :, 1] = -hc.kp * kp_s[sel][:, None]
             bias[slots, :, 2] = -hc.kd * kd_s[sel][:, None]
             sim.forward(slots, stage=mujoco.mjtStage.mjSTAGE_VEL)
-            self.targets[ids] = grasp_t
+            self.targets[ids] = start_t
             self.q_init[ids] = grasp_q
         self.disturbance[env_ids] = 0.0
         self._read_state(env_ids)
@@ -465,6 +487,7 @@ class RotationEnv:
         n = self.num_envs
         all_ids = np.arange(n)
         self.step_count += 1
+        self._advance_handover()
         # guiding goal: reached when within goal_reach_deg; then it moves goal_step_deg further
         goal_reached = quat_angle(self.obj_quat, self.goal_quat) < np.deg2rad(cfg.reward.goal_reach_deg)
         if goal_reached.any():
@@ -508,6 +531,60 @@ class RotationEnv:
             if self.autoreset:
                 self._reset_envs(ended)
         return self.observations(), reward, terminated, truncated, info
+
+    # ---- open-hand starts ---------------------------------------------------------------------
+    @property
+    def in_handover(self) -> np.ndarray:
+        """(N,) bool: the operator still holds the object (an open-hand start's first steps)."""
+        return self.handover_left > 0
+
+    @property
+    def closing(self) -> np.ndarray:
+        """(N, bool): in the closing phase of a handover, the scripted teacher's
+        (``close_steps`` steps; the operator holds on ``hold_steps - close_steps`` steps more while
+        the policy already acts, so that a student never sees the teacher hold still)."""
+        done = self.cfg.handover.hold_steps - self.handover_left
+        return self.in_handover & (done < self.cfg.handover.close_steps)
+
+    def handover_actions(self) -> np.ndarray:
+        """The scripted closing teacher: (N, 16) actions that move each held env's targets from
+        the open pose to its grasp's targets in ``close_steps`` steps, then keep them (zeros for
+        envs not in a handover).
+
+        It knows the grasp (privileged); a proprioceptive student learns the closing motion from
+        it, and where the fingers stop from what they feel.
+        """
+        ho = self.cfg.handover
+        done = ho.hold_steps - self.handover_left  # steps of the handover already taken
+        frac = np.clip((done + 1) / ho.close_steps, 0.0, 1.0)[:, None]
+        wanted = self.open_pose + (self.grasp_targets - self.open_pose) * frac
+        actions = np.clip((wanted - self.targets) / C.ACTION_SCALE, -1.0, 1.0)
+        return np.where(self.in_handover[:, None], actions, 0.0)
+
+    def let_go(self, env_ids: np.ndarray) -> None:
+        """The operator lets go of the object in ``env_ids`` now (teleoperation decides when)."""
+        mask = np.zeros(self.num_envs, dtype=bool)
+        mask[np.asarray(env_ids, dtype=int)] = True
+        self.handover_left[mask] = 0
+        self._release(mask)
+
+    def keep_holding(self, env_ids: np.ndarray) -> None:
+        """The operator holds the object of ``env_ids`` (in an open-hand start) until :meth:`let_go`."""
+        self.handover_left[np.asarray(env_ids, dtype=int)] = np.iinfo(np.int64).max // 2
+
+    def _advance_handover(self) -> None:
+        """Count a control step of every handover; the operator lets go of those that are done."""
+        held = self.handover_left > 0
+        if not held.any():
+            return
+        self.handover_left[held] -= 1
+        self._release(held & (self.handover_left == 0))
+
+    def _release(self, mask: np.ndarray) -> None:
+        for grp in self.groups:
+            sub = mask[grp.envs]
+            if sub.any():
+                grp.sim.bind("eq_active")[np.flatnonzero(sub), grp.layout.handover_eq] = 0
 
     def _episode_metrics(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         steps = np.maximum(self.step_count[ids], 1)

@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 from dexndm.eval.policies import HoldPolicy, Policy, policy_view, reset_policy  # noqa: E402
 from dexndm.hand import constants as C  # noqa: E402
-from dexndm.sim.config import EnvConfig, RandomizationConfig  # noqa: E402
+from dexndm.sim.config import EnvConfig, HandoverConfig, RandomizationConfig  # noqa: E402
 from dexndm.sim.env import RotationEnv  # noqa: E402
 from dexndm.sim.grasp import GraspConfig  # noqa: E402
 from dexndm.sim.scene import WRIST_POS, PhysicsConfig  # noqa: E402
@@ -78,7 +78,7 @@ class FreeCamera:
 def _env(
     object: str, wrist: str, axis: str, seed: int, episode_steps: int,
     randomization: RandomizationConfig | None, physics: PhysicsConfig | None,
-    grasp: GraspConfig | None, grasp_cache_dir: str | Path | None,
+    grasp: GraspConfig | None, grasp_cache_dir: str | Path | None, open_hand: bool = False,
 ) -> RotationEnv:  # fmt: skip
     return RotationEnv(
         EnvConfig(
@@ -92,6 +92,7 @@ def _env(
             randomization=RandomizationConfig.none() if randomization is None else randomization,
             physics=PhysicsConfig() if physics is None else physics,
             grasp=GraspConfig() if grasp is None else grasp,
+            handover=HandoverConfig(prob=1.0 if open_hand else 0.0),
             grasp_cache_dir=None if grasp_cache_dir is None else str(grasp_cache_dir),
         )  # fmt: skip
     )
@@ -155,6 +156,7 @@ def render_episode(
     physics: PhysicsConfig | None = None,
     grasp: GraspConfig | None = None,
     grasp_cache_dir: str | Path | None = None,
+    open_hand: bool = False,
 ) -> Path:
     """Write an MP4 of ``policy`` turning ``object`` for ``steps`` control steps.
 
@@ -170,6 +172,8 @@ def render_episode(
         camera: ``"free"`` (default, see ``FreeCamera``), a ``FreeCamera``, or a scene camera name.
         fps: frames per second of the video.
         shadows: None: on, except under ``MUJOCO_GL=osmesa`` (software rendering).
+        open_hand: start from an open hand, the object held until ``HandoverConfig.hold_steps``
+            (the policy must grasp it).
     Returns:
         ``out_path``.
     """
@@ -179,7 +183,9 @@ def render_episode(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # one step more than the video: the time-out autoreset would otherwise replace the last frame
-    env = _env(object, wrist, axis, seed, steps + 1, randomization, physics, grasp, grasp_cache_dir)
+    env = _env(
+        object, wrist, axis, seed, steps + 1, randomization, physics, grasp, grasp_cache_dir, open_hand
+    )
     renderer = None
     writer = None
     try:

@@ -82,6 +82,7 @@ def build_scene_spec(obj: ObjectSpec, physics: PhysicsConfig = PhysicsConfig()) 
     body.simple = 0
     body.add_freejoint(name="object_free")
     attach_object(spec, body, obj, friction=physics.object_friction)
+    _add_operator(spec)
     # A marker for the guiding goal orientation: visual only, moved through mocap.
     goal = world.add_body(name="goal", mocap=True, pos=WRIST_POS + np.array([0.0, 0.0, 0.25]))
     goal.add_geom(
@@ -148,6 +149,38 @@ def action_delay_seconds(latency_substeps: np.ndarray, timestep: float) -> np.nd
     return np.where(lat > 0, (lat - 0.5) * timestep, 0.0)
 
 
+HANDOVER_WELD = "handover"
+"""The weld that lets the operator hold the object (inactive unless a handover is under way)."""
+
+
+def _add_operator(spec: mujoco.MjSpec) -> None:
+    """The operator's hand: a mocap body that can hold the object still while the hand closes.
+
+    The paper's teleoperation starts from an open hand: someone holds the object where the grasp
+    will be, the policy closes the fingers, and the person lets go. A weld from the object to this
+    mocap body (identity relative pose, so the object sits exactly at the mocap pose) models that
+    hold; it is compiled inactive and each simulation switches it on through ``eq_active``.
+    """
+    spec.worldbody.add_body(name="operator", mocap=True, pos=WRIST_POS)
+    weld = spec.add_equality(
+        name=HANDOVER_WELD,
+        type=mujoco.mjtEq.mjEQ_WELD,
+        objtype=mujoco.mjtObj.mjOBJ_BODY,
+        name1=OBJECT_BODY,
+        name2="operator",
+        active=False,
+    )
+    # data = [anchor(3), relpos(3), relquat(4), torquescale, ...]: relpose left at zeros, the
+    # compiler would freeze the bodies' pose difference at qpos0; identity puts the object at the
+    # mocap pose
+    data = np.zeros(len(weld.data))
+    data[6] = 1.0  # relquat w
+    data[10] = 1.0  # torquescale
+    weld.data = data
+    # a firm but not rigid hold: a 20 ms time constant settles in a few substeps
+    weld.solref = (0.02, 1.0)
+
+
 def _add_touch_zones(spec: mujoco.MjSpec) -> None:
     """A box site around each fingertip geom: the touch sensor's zone."""
     for tip in C.FINGERTIP_SITES:
@@ -179,6 +212,8 @@ class SceneLayout:
     torque: slice
     wrist_mocap: int
     goal_mocap: int
+    operator_mocap: int
+    handover_eq: int
 
     @staticmethod
     def of(model: mujoco.MjModel) -> SceneLayout:
@@ -203,4 +238,6 @@ class SceneLayout:
             torque=span(f"{C.JOINT_NAMES[0]}_torque", f"{C.JOINT_NAMES[-1]}_torque"),
             wrist_mocap=int(model.body_mocapid[model.body("wrist").id]),
             goal_mocap=int(model.body_mocapid[model.body("goal").id]),
+            operator_mocap=int(model.body_mocapid[model.body("operator").id]),
+            handover_eq=int(model.equality(HANDOVER_WELD).id),
         )

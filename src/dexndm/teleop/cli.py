@@ -91,6 +91,10 @@ class TeleopCmd:
     http_port: int = DEFAULT_PORT
     grasp_cache_dir: Path | None = None
     seed: int = 0
+    start: Literal["open", "grasp"] = "open"
+    """open: each grasp starts from an open hand, the object held where it will be grasped until
+    the policy has closed the hand (on the physical hand a person holds it and lets go); grasp:
+    start from a cached grasp, with the object already in the fingers."""
 
     def run(self) -> int:
         from dexndm.eval.policies import load_policy
@@ -111,7 +115,9 @@ class TeleopCmd:
         try:
             session = TeleopSession(
                 driver, policy, residual=residual,
-                config=TeleopConfig(object=self.object, wrist=self.wrist, axis=self.axis),
+                config=TeleopConfig(
+                    object=self.object, wrist=self.wrist, axis=self.axis, open_hand=self.start == "open"
+                ),
             )  # fmt: skip
         except BaseException:
             driver.close()

@@ -56,12 +56,16 @@ class TeleopDriver(ABC):
     """Whether :meth:`set_wrist` turns the wrist while running; otherwise a wrist change re-grasps."""
 
     @abstractmethod
-    def reset(self, object_name: str, wrist_quat: np.ndarray) -> np.ndarray:
-        """Put the hand back at a grasp of ``object_name`` at ``wrist_quat``.
+    def reset(self, object_name: str, wrist_quat: np.ndarray, open_hand: bool = False) -> np.ndarray:
+        """Put the hand back at a grasp of ``object_name`` at ``wrist_quat``, or, with
+        ``open_hand``, open, with the object held where the grasp will be until :meth:`let_go`.
 
         Returns:
-            ``(16,)`` joint targets of that grasp, rad: what the loop holds until it runs.
+            ``(16,)`` joint targets, rad: what the loop holds until it runs.
         """
+
+    def let_go(self) -> None:  # noqa: B027 (a physical hand: the person holding the object lets go)
+        """Whoever holds the object in an open-hand start lets go of it."""
 
     @abstractmethod
     def read(self) -> DriverState:
@@ -80,6 +84,13 @@ class TeleopDriver(ABC):
 
     def close(self) -> None:  # noqa: B027 (an optional hook)
         """Release the hand (torque off for a physical one)."""
+
+
+def _open_pose() -> np.ndarray:
+    """The open hand the policy learned to close from (``HandoverConfig.open_pose``)."""
+    from dexndm.sim.config import HandoverConfig
+
+    return C.clamp_to_limits(np.asarray(HandoverConfig().open_pose, dtype=np.float64))
 
 
 def _wrist_text(wrist_quat: np.ndarray) -> str:
@@ -109,15 +120,15 @@ class SimEnvDriver(TeleopDriver):
         self.grasp_cache_dir = None if grasp_cache_dir is None else str(grasp_cache_dir)
         self.seed = seed
         self.env: Any = None
-        self._key: tuple[str, str] | None = None
+        self._key: tuple[str, str, bool] | None = None
         self._dropped = False
 
-    def reset(self, object_name: str, wrist_quat: np.ndarray) -> np.ndarray:
-        from dexndm.sim.config import EnvConfig, RandomizationConfig
+    def reset(self, object_name: str, wrist_quat: np.ndarray, open_hand: bool = False) -> np.ndarray:
+        from dexndm.sim.config import EnvConfig, HandoverConfig, RandomizationConfig
         from dexndm.sim.env import RotationEnv
         from dexndm.sim.grasp import GraspConfig
 
-        key = (object_name, _wrist_text(wrist_quat))
+        key = (object_name, _wrist_text(wrist_quat), open_hand)
         if key != self._key or self.env is None:
             self.close()
             # the policy's time limit is the operator's: no time-out, only drops end an episode
@@ -131,14 +142,20 @@ class SimEnvDriver(TeleopDriver):
                     nthread=1,
                     randomization=RandomizationConfig.none(),
                     grasp=GraspConfig(candidates=self.grasp_candidates),
+                    handover=HandoverConfig(prob=1.0 if open_hand else 0.0),
                     grasp_cache_dir=self.grasp_cache_dir,
                 )  # fmt: skip
             )
             self._key = key
         else:
             self.env.reset()
+        if open_hand:  # the operator, not the env's clock, decides when to let go
+            self.env.keep_holding(np.arange(1))
         self._dropped = False
         return self.env.targets[0].copy()
+
+    def let_go(self) -> None:
+        self.env.let_go(np.arange(1))
 
     def read(self) -> DriverState:
         env = self.env
@@ -210,7 +227,9 @@ class RealHandDriver(TeleopDriver):
             )
         return grasps
 
-    def reset(self, object_name: str, wrist_quat: np.ndarray) -> np.ndarray:
+    def reset(self, object_name: str, wrist_quat: np.ndarray, open_hand: bool = False) -> np.ndarray:
+        if open_hand:  # the operator holds the object in the open hand and lets go when it is held
+            return _open_pose()
         return C.clamp_to_limits(self._grasps(object_name, wrist_quat).joint_targets[0].copy())
 
     def read(self) -> DriverState:
@@ -246,7 +265,7 @@ class SimulatedRealityDriver(RealHandDriver):
         self.profile = profile
         self._object = ""
 
-    def reset(self, object_name: str, wrist_quat: np.ndarray) -> np.ndarray:
+    def reset(self, object_name: str, wrist_quat: np.ndarray, open_hand: bool = False) -> np.ndarray:
         from dexndm.reality.simulated import SimulatedReality
 
         if self.hand is None or self._object != object_name:
@@ -257,8 +276,15 @@ class SimulatedRealityDriver(RealHandDriver):
             self._object = object_name
         self.hand.set_wrist(np.asarray(wrist_quat))
         g = self._grasps(self.hand.obj, wrist_quat)
+        if open_hand:  # the object where the grasp holds it, held there by the operator
+            pose = _open_pose()
+            self.hand.reset_to_grasp(pose, pose, g.object_pos[0], g.object_quat[0], held=True)
+            return pose
         self.hand.reset_to_grasp(g.joint_pos[0], g.joint_targets[0], g.object_pos[0], g.object_quat[0])
         return C.clamp_to_limits(g.joint_targets[0].copy())
+
+    def let_go(self) -> None:
+        self.hand.let_go()
 
     def read(self) -> DriverState:
         state = super().read()

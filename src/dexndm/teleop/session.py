@@ -10,6 +10,7 @@ at the start of the next tick, so no other thread ever touches the hand. Each ti
              targets = base + residual(obs, base)                  (when the residual is on)
     stopped: targets = base                                        (hold the pose)
     driver.send(targets); driver.advance(period)
+    open-hand start: after let_go_s of running, the operator lets go (driver.let_go())
     publish a snapshot (body poses + readouts) to the page
 
 The history ``(q_hist, a_hist)`` is kept exactly as ``RotationEnv`` keeps it (a test compares the
@@ -35,6 +36,7 @@ import numpy as np
 from dexndm.eval.policies import Policy, reset_policy, uses_privileged
 from dexndm.hand import constants as C
 from dexndm.reality.control_loop import RateLoop
+from dexndm.sim.config import HandoverConfig
 from dexndm.sim.observations import ProprioHistory
 from dexndm.sim.rewards import rotation_about_axis
 from dexndm.sim.wrists_axes import parse_axis, parse_wrist
@@ -73,6 +75,11 @@ class TeleopConfig:
     """Control rate (the policy's: 20 Hz)."""
     history: int = 10
     """T of the proprioceptive observation (the policy's)."""
+    open_hand: bool = True
+    """Start every grasp from an open hand, the object held by the operator (simulated: a weld)
+    until ``let_go_s`` after start; the policy closes the hand. False: start from a cached grasp."""
+    let_go_s: float = HandoverConfig().hold_steps * C.CONTROL_DT
+    """Seconds after start at which the operator lets go (the policy learned to close in 2 s)."""
 
 
 class PolicyFault(RuntimeError):
@@ -139,7 +146,7 @@ class TeleopSession:
         self.scene_version = 0
         """Grows when the geometry changes (another object): the page then asks for the new one."""
         self._regrasp()
-        self.status = "ready: press start"
+        self.status = self._ready_text("ready")
         self._publish(self.driver.read())  # a page that connects before the first tick sees the grasp
 
     # ---- the page's side (any thread) -----------------------------------------------------------
@@ -212,6 +219,13 @@ class TeleopSession:
         self.driver.advance(self.period_s)
         self.tick_count += 1
         self._since_grasp += 1
+        if self.running and self.held:
+            self._held_running += 1
+            if self._held_running * self.period_s >= self.config.let_go_s - 1e-9:
+                self.driver.let_go()
+                self.held = False
+                self._since_grasp = 0  # the hand alone holds it from now on
+                self.status = "running: the operator let go"
         return self._publish(state)
 
     def _policy_targets(self, state: DriverState) -> np.ndarray:
@@ -262,10 +276,10 @@ class TeleopSession:
                 self.wrist_quat, self.wrist_label = np.asarray(command.value, dtype=np.float64), command.label
             else:
                 self._regrasp_with(wrist=(np.asarray(command.value, dtype=np.float64), command.label))
-                self.status = "wrist changed: new grasp; press start"
+                self.status = self._ready_text("wrist changed")
         elif kind == "set_object":
             self._regrasp_with(object_name=command.value)
-            self.status = f"{self.object_name}: new grasp; press start"
+            self.status = self._ready_text(self.object_name)
         elif kind == "set_residual":
             if command.value and self.residual is None:
                 raise ValueError(self.residual_note)
@@ -275,13 +289,13 @@ class TeleopSession:
                 self._fresh_history = True
                 reset_policy(self.policy, np.arange(1))
             self.running = True
-            self.status = "running"
+            self.status = "running: closing the hand" if self.held else "running"
         elif kind == "stop":
             self.running = False
             self.status = "stopped: holding the pose"
         elif kind == "reset":
             self._regrasp()
-            self.status = "reset: new grasp; press start"
+            self.status = self._ready_text("reset")
         else:  # parse_command only lets COMMANDS through
             raise ValueError(f"unknown command {kind!r}")
 
@@ -302,10 +316,22 @@ class TeleopSession:
             self._regrasp()
             raise
 
+    def _ready_text(self, what: str) -> str:
+        if self.config.open_hand:
+            return f"{what}: hand open, object held; press start to grasp"
+        return f"{what}: new grasp; press start"
+
     def _regrasp(self) -> None:
-        """Back to a grasp of the current object at the current wrist; the policy stops."""
+        """Back to a grasp (or the open hand) of the current object at the current wrist; the
+        policy stops."""
         self.running = False
-        self.base_targets = np.asarray(self.driver.reset(self.object_name, self.wrist_quat), dtype=np.float64)
+        self.base_targets = np.asarray(
+            self.driver.reset(self.object_name, self.wrist_quat, open_hand=self.config.open_hand),
+            dtype=np.float64,
+        )
+        self.held = self.config.open_hand
+        """The operator holds the object (open-hand start) until ``let_go_s`` of running."""
+        self._held_running = 0
         self._fresh_history = True
         self._since_grasp = 0
         self._turn_steps.clear()
@@ -321,7 +347,7 @@ class TeleopSession:
     def _on_drop(self) -> None:
         log.info("object dropped after %.2f s", self._since_grasp * self.period_s)
         self._regrasp()
-        self.status = "dropped: new grasp; press start"
+        self.status = self._ready_text("dropped")
 
     # ---- readouts -------------------------------------------------------------------------------
     def _measure_turn(self, state: DriverState) -> None:
@@ -351,6 +377,7 @@ class TeleopSession:
             "tick": self.tick_count,
             "scene_version": self.scene_version,
             "running": self.running,
+            "held": self.held,
             "status": self.status,
             "driver": self.driver.name,
             "object": self.object_name,
