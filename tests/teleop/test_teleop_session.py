@@ -11,6 +11,7 @@ from teleop_fakes import ConstantResidual, NaNPolicy, PrivilegedPolicy, Recordin
 
 from dexndm.eval.policies import HoldPolicy
 from dexndm.hand import constants as C
+from dexndm.sim.config import HandoverConfig
 from dexndm.teleop.drivers import RealHandDriver, SimEnvDriver, SimulatedRealityDriver, make_driver
 from dexndm.teleop.messages import parse_command
 from dexndm.teleop.session import TeleopConfig, TeleopSession
@@ -172,6 +173,17 @@ def test_an_open_hand_start_holds_the_object_until_the_policy_has_had_its_time(s
         if "dropped" in snap["status"]:
             break
     assert "dropped" in snap["status"] and snap["held"] and not snap["running"]
+
+
+def test_at_a_physical_hand_the_operator_is_told_to_let_go(fake_driver):
+    cfg = TeleopConfig(open_hand=True)
+    session = TeleopSession(fake_driver, HoldPolicy(), config=cfg)
+    # the hand is sent to the open pose the policy learned to close from
+    open_pose = C.clamp_to_limits(np.asarray(HandoverConfig().open_pose))
+    np.testing.assert_allclose(session.base_targets, open_pose)
+    session.submit(command('{"type": "start"}'))
+    snap = run(session, round(cfg.let_go_s / C.CONTROL_DT))
+    assert not snap["held"] and snap["status"] == "running: let go of the object now"
 
 
 def test_a_dropped_object_stops_the_policy_and_regrasps(sim_driver):

@@ -225,7 +225,10 @@ class TeleopSession:
                 self.driver.let_go()
                 self.held = False
                 self._since_grasp = 0  # the hand alone holds it from now on
-                self.status = "running: the operator let go"
+                # a simulated operator lets go by itself; at a physical hand, the person does
+                self.status = "running: " + (
+                    "the operator let go" if self.driver.knows_object else "let go of the object now"
+                )
         return self._publish(state)
 
     def _policy_targets(self, state: DriverState) -> np.ndarray:
