@@ -179,8 +179,7 @@ def test_at_a_physical_hand_the_operator_is_told_to_let_go(fake_driver):
     cfg = TeleopConfig(open_hand=True)
     session = TeleopSession(fake_driver, HoldPolicy(), config=cfg)
     # the hand is sent to the open pose the policy learned to close from
-    open_pose = C.clamp_to_limits(np.asarray(HandoverConfig().open_pose))
-    np.testing.assert_allclose(session.base_targets, open_pose)
+    np.testing.assert_allclose(session.base_targets, HandoverConfig().open_joint_pos)
     session.submit(command('{"type": "start"}'))
     snap = run(session, round(cfg.let_go_s / C.CONTROL_DT))
     assert not snap["held"] and snap["status"] == "running: let go of the object now"

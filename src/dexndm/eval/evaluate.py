@@ -151,7 +151,7 @@ def run_cell(
             view = policy_view(policy, obs)
             actions = _checked_actions(policy.act(view), n, policy, cell, step)
             if scripted_grasp:
-                actions = np.where(env.closing[:, None], env.handover_actions(), actions)
+                actions = env.with_scripted_closing(actions)
             obs, _, terminated, _, info = env.step(actions)
             step += 1
             counted = 0

@@ -142,7 +142,7 @@ def run_reality_episode(
             grasps.joint_pos[k], grasps.joint_targets[k], grasps.object_pos[k], grasps.object_quat[k]
         )
     else:
-        pose = C.clamp_to_limits(np.asarray(handover.open_pose, dtype=np.float64))
+        pose = handover.open_joint_pos
         hand.reset_to_grasp(pose, pose, grasps.object_pos[k], grasps.object_quat[k], held=True)
     targets = hand.safety.last_targets.copy()
     q_init = hand.joint_state_truth()[0]

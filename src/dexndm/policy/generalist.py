@@ -94,7 +94,7 @@ def rollout_specialist(
         while survived < cfg.episodes and finished < cfg.max_episodes:
             act = policy.act(obs)
             if cfg.open_hand > 0:  # the operator still holds the object: the scripted teacher closes
-                act = np.where(env.closing[:, None], env.handover_actions(), act)
+                act = env.with_scripted_closing(act)
             step = env.step_count.copy()
             buf_obs[np.arange(n), step] = obs["proprio"]
             buf_act[np.arange(n), step] = act

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from dexndm.hand import constants as C
 from dexndm.sim.grasp import GraspConfig
 from dexndm.sim.scene import PhysicsConfig
 
@@ -113,6 +116,12 @@ class HandoverConfig:
                 "HandoverConfig needs 1 <= close_steps <= hold_steps, "
                 f"got {self.close_steps} and {self.hold_steps}"
             )
+
+    @property
+    def open_joint_pos(self) -> np.ndarray:
+        """``open_pose`` as a (16,) array within the joint limits: what every open-hand start
+        (training sim, SimulatedReality, a physical hand) sets the joints and targets to."""
+        return C.clamp_to_limits(np.asarray(self.open_pose, dtype=np.float64))
 
 
 @dataclass(frozen=True)

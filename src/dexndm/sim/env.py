@@ -199,7 +199,7 @@ class RotationEnv:
         # held), and the grasp targets the scripted closing teacher heads for
         self.handover_left = np.zeros(n, dtype=int)
         self.grasp_targets = np.zeros((n, 16))
-        self.open_pose = C.clamp_to_limits(np.asarray(cfg.handover.open_pose, dtype=np.float64))
+        self.open_pose = cfg.handover.open_joint_pos
         self.ep = {k: np.zeros(n) for k in ("rot_r", "rot_p", "rot", "reward", "goals")}
         # latest per-env state, hand frame where it says so
         self.q = np.zeros((n, 16))
@@ -539,12 +539,21 @@ class RotationEnv:
         return self.handover_left > 0
 
     @property
+    def _handover_steps_done(self) -> np.ndarray:
+        """(N,) control steps of the handover already taken (meaningful while ``in_handover``)."""
+        return self.cfg.handover.hold_steps - self.handover_left
+
+    @property
     def closing(self) -> np.ndarray:
         """(N, bool): in the closing phase of a handover, the scripted teacher's
         (``close_steps`` steps; the operator holds on ``hold_steps - close_steps`` steps more while
         the policy already acts, so that a student never sees the teacher hold still)."""
-        done = self.cfg.handover.hold_steps - self.handover_left
-        return self.in_handover & (done < self.cfg.handover.close_steps)
+        return self.in_handover & (self._handover_steps_done < self.cfg.handover.close_steps)
+
+    def with_scripted_closing(self, actions: np.ndarray) -> np.ndarray:
+        """``actions`` (N, 16), except the scripted teacher's for envs in the closing phase: how a
+        policy that never learned to grasp (a specialist) is run, or labelled, from an open hand."""
+        return np.where(self.closing[:, None], self.handover_actions(), actions)
 
     def handover_actions(self) -> np.ndarray:
         """The scripted closing teacher: (N, 16) actions that move each held env's targets from
@@ -554,9 +563,7 @@ class RotationEnv:
         It knows the grasp (privileged); a proprioceptive student learns the closing motion from
         it, and where the fingers stop from what they feel.
         """
-        ho = self.cfg.handover
-        done = ho.hold_steps - self.handover_left  # steps of the handover already taken
-        frac = np.clip((done + 1) / ho.close_steps, 0.0, 1.0)[:, None]
+        frac = np.clip((self._handover_steps_done + 1) / self.cfg.handover.close_steps, 0.0, 1.0)[:, None]
         wanted = self.open_pose + (self.grasp_targets - self.open_pose) * frac
         actions = np.clip((wanted - self.targets) / C.ACTION_SCALE, -1.0, 1.0)
         return np.where(self.in_handover[:, None], actions, 0.0)

@@ -87,10 +87,11 @@ class TeleopDriver(ABC):
 
 
 def _open_pose() -> np.ndarray:
-    """The open hand the policy learned to close from (``HandoverConfig.open_pose``)."""
+    """The open hand the policy learned to close from (imported here: the simulator stays unloaded
+    for a physical hand until it is needed)."""
     from dexndm.sim.config import HandoverConfig
 
-    return C.clamp_to_limits(np.asarray(HandoverConfig().open_pose, dtype=np.float64))
+    return HandoverConfig().open_joint_pos
 
 
 def _wrist_text(wrist_quat: np.ndarray) -> str:
