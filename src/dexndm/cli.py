@@ -19,6 +19,7 @@ import tyro
 
 from dexndm.demo import DemoConfig
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
+from dexndm.sysid import SysIdConfig as SysIdConfigArg
 
 
 def _expand(names: tuple[str, ...], table: dict | tuple, all_word: str) -> list[str]:
@@ -174,11 +175,56 @@ class DemoCmd:
         return 0
 
 
+@dataclass
+class SysIdCmd:
+    """System identification (a baseline): fit the training sim's hand to a real hand's episodes.
+
+    Fits the PD stiffness and damping, torque limit, joint inertia and dry friction (scales of the
+    nominal values) and the action latency by CMA-ES on open-loop replays of short windows of the
+    recorded episodes. Writes OUT (JSON); use it with ``dexndm train specialist --sysid OUT``.
+    """
+
+    data: Path
+    """An episode store of the real hand (``dexndm collect``)."""
+    out: Path = Path("runs/sysid/hand.json")
+    config: Annotated[SysIdConfigArg, tyro.conf.arg(name="")] = field(default_factory=SysIdConfigArg)
+    max_episodes: int | None = None
+    """Use only the first N episodes of the store."""
+    progress: bool = True
+
+    def run(self) -> int:
+        from rich.console import Console
+        from rich.table import Table
+
+        from dexndm.sysid import FITTED, identify_hand, load_joint_data
+
+        data = load_joint_data(self.data, self.max_episodes)
+        res = identify_hand(data, self.config, source=str(self.data), progress=self.progress)
+        res.save(self.out)
+        from dexndm.hand.model import HandConfig
+
+        table = Table(title=f"identified hand ({data.joint_pos.shape[0]} episodes, {res.windows} windows)")
+        for col in ("parameter", "nominal", "fitted", "x nominal"):
+            table.add_column(col)
+        nominal = HandConfig()
+        for f in FITTED:
+            fitted = getattr(res.hand, f)
+            table.add_row(f, f"{getattr(nominal, f):.4g}", f"{fitted:.4g}", f"{res.scales[f]:.2f}")
+        table.add_row("latency (substeps)", "0-3", f"{res.latency_fitted_substeps:.2f}", "")
+        Console().print(table)
+        print(
+            f"replay error over {res.horizon} steps: training sim {res.error_nominal_mrad:.2f} mrad, "
+            f"identified {res.error_fitted_mrad:.2f}, joints held still {res.error_hold_mrad:.2f} "
+            f"({res.wall_s:.0f} s); wrote {self.out}"
+        )
+        return 0
+
+
 from dexndm.collect.cli import CollectCmd  # noqa: E402
 from dexndm.data.cli import DataCmd  # noqa: E402
 from dexndm.dynamics.cli import SimEpisodesCmd, TrainDynamicsCmd  # noqa: E402
 from dexndm.policy.cli import TrainGeneralistCmd, TrainSpecialistCmd  # noqa: E402
-from dexndm.residual.cli import TrainResidualCmd  # noqa: E402
+from dexndm.residual.cli import TrainDeltaActionCmd, TrainResidualCmd  # noqa: E402
 from dexndm.teleop.cli import TeleopCmd, ViewCmd  # noqa: E402
 
 TrainCommands = (
@@ -186,12 +232,13 @@ TrainCommands = (
     | Annotated[TrainGeneralistCmd, tyro.conf.subcommand("generalist")]
     | Annotated[TrainDynamicsCmd, tyro.conf.subcommand("dynamics")]
     | Annotated[TrainResidualCmd, tyro.conf.subcommand("residual")]
+    | Annotated[TrainDeltaActionCmd, tyro.conf.subcommand("delta-action")]
 )
 
 
 @dataclass
 class TrainCmd:
-    """Train a pipeline stage: specialist, generalist, dynamics, residual."""
+    """Train a pipeline stage: specialist, generalist, dynamics, residual (or the delta-action baseline)."""
 
     stage: Annotated[
         tyro.conf.OmitSubcommandPrefixes[TrainCommands],  # type: ignore[valid-type]
@@ -213,6 +260,7 @@ Commands = (
     | Annotated[ViewCmd, tyro.conf.subcommand("view")]
     | Annotated[CollectCmd, tyro.conf.subcommand("collect")]
     | Annotated[DataCmd, tyro.conf.subcommand("data")]
+    | Annotated[SysIdCmd, tyro.conf.subcommand("sysid")]
 )
 
 

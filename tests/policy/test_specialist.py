@@ -129,3 +129,35 @@ def test_the_reward_is_part_of_the_run(tmp_path):
     assert json.loads((out / "config.json").read_text())["reward"]["pos_weight"] == RewardConfig().pos_weight
     with pytest.raises(PolicyCheckpointError, match="different config.*reward"):
         train_specialist(_tiny(2, reward=RewardConfig(pos_weight=0.0)), out, quiet=True)
+
+
+def test_an_identified_hand_becomes_the_training_sim(tmp_path):
+    """``train specialist --sysid``: the fitted hand and latency reach the env and the record."""
+    import dataclasses
+
+    from dexndm.hand.model import HandConfig
+    from dexndm.policy.cli import TrainSpecialistCmd
+    from dexndm.policy.specialist import env_config_for
+    from dexndm.sim.env import RotationEnv
+    from dexndm.sysid import IdentifiedHand
+
+    hand = dataclasses.replace(HandConfig(), kp=2.1, kd=0.01, torque_limit=0.18)
+    ident = IdentifiedHand(
+        hand=hand, latency_substeps=2, latency_fitted_substeps=1.6, error_nominal_mrad=10.0,
+        error_fitted_mrad=3.0, error_hold_mrad=40.0,
+    )  # fmt: skip
+    path = ident.save(tmp_path / "hand.json")
+    out = tmp_path / "run"
+    assert TrainSpecialistCmd(spec=_tiny(1, save_interval=1), out=out, sysid=path).run() == 0
+    stored = SpecialistConfig.from_dict(json.loads((out / "config.json").read_text()))
+    assert stored.hand == hand and stored.latency_substeps == (1, 3)
+    env = RotationEnv(env_config_for(stored, num_envs=2))
+    try:
+        model = env.groups[0].model
+        assert np.allclose(model.actuator_gainprm[:, 0], 2.1)
+        assert np.allclose(model.actuator_forcerange[:, 1], 0.18)
+    finally:
+        env.close()
+    # a run's config.json from before the hand was recorded reads as the nominal hand
+    old = {k: v for k, v in stored.to_dict().items() if k not in ("hand", "latency_substeps")}
+    assert SpecialistConfig.from_dict(json.loads(json.dumps(old))).hand == HandConfig()

@@ -58,3 +58,29 @@ def test_config_round_trip_and_errors():
     net = ResidualPolicyNet(cfg)
     with pytest.raises(ValueError, match=r"expected proprio \(B, 103\).*observation history 3"):
         net(*_inputs(history=10))
+
+
+def test_joint_structure_keeps_each_joint_to_its_own_inputs(tmp_path):
+    from dexndm.residual.checkpoint import load_residual, save_residual
+    from dexndm.residual.model import JointResidualNet, build_residual_net
+
+    torch.manual_seed(0)
+    net = build_residual_net(ResidualConfig(hidden=(16,), structure="joint"))
+    assert isinstance(net, JointResidualNet)
+    for p in net.parameters():  # leave the zero-initialised head: something to differentiate
+        torch.nn.init.normal_(p, std=0.3)
+    proprio = torch.randn(4, net.config.obs_dim, requires_grad=True)
+    targets = torch.randn(4, C.NUM_JOINTS, requires_grad=True)
+    out = net(proprio, targets)
+    assert out.shape == (4, C.NUM_JOINTS) and out.abs().max() <= net.config.max_correction
+    g_obs, g_tgt = torch.autograd.grad(out[:, 5].sum(), (proprio, targets))
+    # joint 5 reads only joint 5's positions and targets in the (q, target) pairs, and its own target
+    pairs = g_obs[:, : net.config.history * 2 * C.NUM_JOINTS].reshape(4, net.config.history, 2, C.NUM_JOINTS)
+    assert pairs[..., 5].abs().sum() > 0
+    assert pairs[..., :5].abs().sum() == 0 and pairs[..., 6:].abs().sum() == 0
+    assert g_obs[:, net.config.history * 2 * C.NUM_JOINTS :].abs().sum() == 0  # not the wrist or axis
+    assert g_tgt[:, 5].abs().sum() > 0 and g_tgt[:, :5].abs().sum() == 0
+    path = save_residual(tmp_path / "joint.pt", net)
+    loaded, _ = load_residual(path)
+    assert isinstance(loaded, JointResidualNet)
+    assert torch.allclose(loaded(proprio, targets), out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ class TrainSpecialistCmd:
     """Run directory (default ``runs/specialist/<category>``)."""
     config_file: Path | None = None
     """A JSON SpecialistConfig (e.g. a run's config.json, curriculum included); replaces the options."""
+    sysid: Path | None = None
+    """A hand identified from real data (``dexndm sysid``): the training sim's hand becomes the
+    fitted one and the action latency is drawn within one substep of the fitted latency (the
+    system-identification baseline: fine-tune with ``--init-from``, then distill)."""
 
     def run(self) -> int:
         from dexndm.policy.specialist import train_specialist
@@ -35,6 +40,12 @@ class TrainSpecialistCmd:
                 cfg = SpecialistConfig.from_dict(json.loads(Path(self.config_file).read_text()))
             except (KeyError, TypeError, json.JSONDecodeError) as e:
                 raise ValueError(f"{self.config_file} is not a valid SpecialistConfig JSON: {e}") from e
+        if self.sysid is not None:
+            from dexndm.sysid import IdentifiedHand
+
+            ident = IdentifiedHand.load(self.sysid)
+            lat = ident.latency_substeps
+            cfg = dataclasses.replace(cfg, hand=ident.hand, latency_substeps=(max(0, lat - 1), lat + 1))
         out = self.out or Path("runs/specialist") / cfg.category.replace("/", "_")
         res = train_specialist(cfg, out)
         print(

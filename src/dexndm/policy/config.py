@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dexndm.sim.config import RewardConfig
+from dexndm.hand.model import HandConfig
+from dexndm.sim.config import RandomizationConfig, RewardConfig
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ class SpecialistConfig:
     init_from: str | None = None
     """Warm start: a specialist checkpoint whose actor and critic (with their observation
     normalizers) this run starts from; the optimizer, iteration count and curriculum start fresh."""
+    hand: HandConfig = field(default_factory=HandConfig)
+    """The training sim's hand (PD, torque limit, joint inertia and friction): the nominal one,
+    or one fitted to a real hand's data (``dexndm sysid``, then ``train specialist --sysid``)."""
+    latency_substeps: tuple[int, int] = RandomizationConfig().latency_substeps
+    """Action latency drawn per episode, physics substeps (1/120 s), low and high inclusive."""
+    delta_action: str | None = None
+    """A delta-action model in the training sim's loop (``dexndm train delta-action``, the
+    ASAP-style baseline: fine-tune with ``--init-from``, then distill)."""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1 or self.steps_per_env < 1 or self.iterations < 1:
@@ -150,6 +159,12 @@ class SpecialistConfig:
             d["reward"] = RewardConfig(
                 **{k: tuple(v) if isinstance(v, list) else v for k, v in d["reward"].items()}
             )
+        # config.json files from before the hand and latency were part of it read as the defaults
+        if "hand" in d:
+            hand = {k: tuple(v) if isinstance(v, list) else v for k, v in d["hand"].items()}
+            d["hand"] = HandConfig(**hand)
+        if "latency_substeps" in d:
+            d["latency_substeps"] = tuple(d["latency_substeps"])
         for k in ("wrists", "axes"):
             d[k] = tuple(d[k])
         return SpecialistConfig(**d)

@@ -18,6 +18,7 @@ Run directory::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -33,7 +34,8 @@ from dexndm.data.artifacts import json_default
 from dexndm.data.atomic import atomic_write_text
 from dexndm.policy.checkpoint import PolicyCheckpointError, load_policy_checkpoint, save_policy_checkpoint
 from dexndm.policy.config import SpecialistConfig
-from dexndm.sim.config import EnvConfig
+from dexndm.sim.config import EnvConfig, RandomizationConfig
+from dexndm.sim.scene import PhysicsConfig
 from dexndm.sim.vec_env import RslRlRotationEnv
 
 METRIC_COLUMNS = (
@@ -43,11 +45,15 @@ METRIC_COLUMNS = (
 
 
 def env_config_for(cfg: SpecialistConfig, num_envs: int | None = None, **overrides: Any) -> EnvConfig:
-    """The training env of a specialist (its category's train shapes, all configured wrists)."""
+    """The training env of a specialist (its category's train shapes, all configured wrists, its
+    hand and latency: the generalist's rollouts run in the sim the specialist was trained in)."""
+    physics = PhysicsConfig(hand=cfg.hand)
+    randomization = dataclasses.replace(RandomizationConfig(), latency_substeps=cfg.latency_substeps)
     return EnvConfig(
         num_envs=num_envs or cfg.num_envs, objects=(cfg.category,), split="train", wrists=cfg.wrists,
         axes=cfg.axes, seed=cfg.seed, nthread=cfg.nthread,
-        **{"episode_steps": cfg.episode_steps, "reward": cfg.reward, **overrides},
+        **{"episode_steps": cfg.episode_steps, "reward": cfg.reward, "physics": physics,
+           "randomization": randomization, "delta_action": cfg.delta_action, **overrides},
     )  # fmt: skip
 
 

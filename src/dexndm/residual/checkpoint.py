@@ -20,7 +20,7 @@ import torch
 from dexndm.data.artifacts import json_default
 from dexndm.data.atomic import atomic_write_text
 from dexndm.dynamics.checkpoint import CheckpointMismatchError, atomic_torch_save, check_format
-from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
+from dexndm.residual.model import ResidualConfig, ResidualPolicyNet, build_residual_net
 
 FORMAT_NAME = "dexndm.residual"
 FORMAT_VERSION = 1
@@ -69,7 +69,7 @@ def check_residual_payload(
 
 
 def residual_from_payload(payload: dict[str, Any], source: str) -> ResidualPolicyNet:
-    net = ResidualPolicyNet(check_residual_payload(payload, source))
+    net = build_residual_net(check_residual_payload(payload, source))
     net.load_state_dict(payload["residual_state"])
     return net.eval()
 

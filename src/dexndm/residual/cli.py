@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from dexndm.dynamics.cli import seed_torch
 from dexndm.residual.deploy import register
 
@@ -164,3 +166,83 @@ class TrainResidualCmd:
             sources={**sources, "residual": str((self.out / "residual.pt").resolve())},
         )  # fmt: skip
         print(f"exported base + residual: {path} (onnxruntime vs torch: {diff:.1e} rad)")
+
+
+@dataclass
+class TrainDeltaActionCmd:
+    """Train an ASAP-style delta-action model (a baseline) from a real hand's recorded episodes.
+
+    Learns ``delta(o_t, a_t)`` so that the *sim-trained* dynamics model driven by ``a_t + delta``
+    reproduces the recorded real positions (``dexndm.residual.delta_action``). Use the result with
+    ``dexndm train specialist --delta-action OUT/delta_action.pt`` to fine-tune in the sim with the
+    offset in the loop, then distill. Writes ``OUT/delta_action.pt`` (+ ``.json``) and ``OUT/train``.
+    """
+
+    sim_dynamics: Path
+    """A dynamics model trained on simulated episodes (``dexndm train dynamics`` -> pretrain/best.pt)."""
+    real_data: Path
+    """The real hand's recorded episodes (``dexndm collect``; the paper's ASAP baseline: free hand)."""
+    out: Path = Path("runs/delta_action")
+    structure: Literal["whole", "joint"] = "whole"
+    """``whole``: the offset of every joint from the whole observation (ASAP's delta-action model);
+    ``joint``: each joint's offset from its own history and target alone, one small net per joint
+    (a learned actuator model, the UAN-style baseline)."""
+    hidden: tuple[int, ...] = (256, 256)
+    max_correction: float = 0.05
+    """Largest offset per joint, rad."""
+    steps: int = 3000
+    batch_size: int = 256
+    lr: float = 3e-4
+    horizon: int = 10
+    correction_weight: float = 1e-3
+    eval_fraction: float = 0.1
+    eval_every: int = 250
+    resume: bool = True
+    seed: int = 0
+    threads: int | None = None
+    progress: bool = True
+
+    def run(self) -> int:
+        from dexndm.data import EpisodeStore
+        from dexndm.dynamics.checkpoint import load_dynamics
+        from dexndm.dynamics.datasets import load_episode_arrays
+        from dexndm.residual.checkpoint import save_residual
+        from dexndm.residual.delta_action import delta_action_sources, recorded_observations
+        from dexndm.residual.model import ResidualConfig, build_residual_net
+        from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
+
+        seed_torch(self.seed, self.threads)
+        sim_model = load_dynamics(self.sim_dynamics)
+        store = EpisodeStore(self.real_data, readonly=True)
+        indices = list(store.episode_indices())
+        min_steps = sim_model.window + self.horizon + 1
+        arrays = load_episode_arrays(self.real_data, ("joint_pos", "joint_targets"), indices, min_steps)
+        quats = [store.record(i).meta.get("wrist_quat", [1.0, 0.0, 0.0, 0.0]) for i in indices]
+        net = build_residual_net(
+            ResidualConfig(hidden=self.hidden, max_correction=self.max_correction, structure=self.structure)
+        )
+        arrays["proprio_obs"] = recorded_observations(
+            arrays["joint_pos"], arrays["joint_targets"], np.asarray(quats[: len(arrays["joint_pos"])]),
+            net.config.history,
+        )  # fmt: skip
+        train, evaluation = split_residual_episodes(arrays, sim_model.window, self.eval_fraction, self.seed)
+        cfg = ResidualFitConfig(
+            steps=self.steps, batch_size=self.batch_size, lr=self.lr, horizon=self.horizon,
+            mode="closed_loop", correction_weight=self.correction_weight, eval_horizon=self.horizon,
+            eval_every=self.eval_every, checkpoint_every=max(self.eval_every, 500),
+            log_dir=str(self.out / "train"), resume=self.resume, seed=self.seed, progress=self.progress,
+        )  # fmt: skip
+        sources = delta_action_sources(self.sim_dynamics, self.real_data, int(arrays["joint_pos"].shape[0]))
+        # scored against the recorded real positions (no reference model): the sim model must follow them
+        result = fit_residual(net, sim_model, train, evaluation, cfg, extra=sources)
+        ev = result.best
+        path = save_residual(self.out / "delta_action.pt", net, {**sources, "step": result.best_step,
+                                                                   "eval": vars(ev)})  # fmt: skip
+        print(f"delta-action model: {path} (best step {result.best_step})")
+        print(
+            f"held-out real episodes, {ev.horizon} steps through the sim-trained model: "
+            f"{1e3 * ev.uncorrected_mae:.2f} mrad from the real positions without the offset -> "
+            f"{1e3 * ev.corrected_mae:.2f} mrad with it; "
+            f"mean |offset| {1e3 * ev.mean_abs_correction:.2f} mrad"
+        )
+        return 0

@@ -41,12 +41,18 @@ class ResidualConfig:
     activation: str = "elu"
     max_correction: float = 0.05
     """Largest correction per joint, rad."""
+    structure: str = "whole"
+    """``whole``: one MLP on the whole observation and target (:class:`ResidualPolicyNet`);
+    ``joint``: one small MLP per joint on that joint's own history and target, evaluated for all
+    joints at once (:class:`JointResidualNet`; an actuator model, as the UAN-style baseline uses)."""
 
     def __post_init__(self) -> None:
         if self.history < 1 or self.max_correction <= 0 or any(h < 1 for h in self.hidden):
             raise ValueError(
                 f"ResidualConfig needs history >= 1, max_correction > 0 and positive widths; got {self}"
             )
+        if self.structure not in ("whole", "joint"):
+            raise ValueError(f"ResidualConfig.structure must be 'whole' or 'joint', got {self.structure!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {sorted(ACTIVATIONS)}")
 
@@ -132,3 +138,54 @@ class ResidualPolicyNet(nn.Module):
         """Corrections ``(B, J)`` rad for observations ``(B, D)`` and base targets ``(B, J)`` rad."""
         x = (self.features(proprio, base_targets) - self.feature_mean) / self.feature_std
         return self.config.max_correction * torch.tanh(self.head(self.body(x)))
+
+
+class JointResidualNet(ResidualPolicyNet):
+    """``structure="joint"``: joint ``i``'s correction from joint ``i``'s inputs only.
+
+    Per joint, the features are its last T measured positions and paired targets from the
+    observation, its new target ``a_t`` and ``a_t - q_t`` (``2T + 2`` numbers); one MLP per joint
+    (:class:`~dexndm.dynamics.layers.GroupedMLP`, all joints in one batched op). Wrist and axis
+    are not inputs. ``feature_mean`` / ``feature_std`` are ``(J, 2T + 2)``.
+    """
+
+    def __init__(self, config: ResidualConfig) -> None:
+        nn.Module.__init__(self)
+        from dexndm.dynamics.layers import GroupedMLP
+
+        self.config = config
+        j, per_joint = config.num_joints, 2 * config.history + 2
+        self.q_now_start = (config.history - 1) * 2 * j
+        self.register_buffer("feature_mean", torch.zeros(j, per_joint))
+        self.register_buffer("feature_std", torch.ones(j, per_joint))
+        self.register_buffer("normalization_fitted", torch.tensor(False))
+        self.mlp = GroupedMLP(j, per_joint, config.hidden, 1, config.activation)
+        last = self.mlp.layers[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def features(self, proprio: Tensor, base_targets: Tensor) -> Tensor:
+        """Per-joint raw features ``(B, J, 2T + 2)``."""
+        j, t = self.config.num_joints, self.config.history
+        if not torch.jit.is_tracing() and self._bad_shapes(proprio, base_targets):
+            raise ValueError(
+                f"expected proprio (B, {self.config.obs_dim}) and base_targets (B, {j}); got "
+                f"{tuple(proprio.shape)} and {tuple(base_targets.shape)}"
+            )
+        pairs = proprio[:, : t * 2 * j].reshape(-1, t, 2, j)  # oldest first, (q, target) per step
+        q_hist, a_hist = pairs[:, :, 0].transpose(1, 2), pairs[:, :, 1].transpose(1, 2)  # (B, J, T)
+        q_now = q_hist[:, :, -1]
+        extra = torch.stack([base_targets, base_targets - q_now], dim=2)
+        return torch.cat([q_hist, a_hist, extra], dim=2)
+
+    # fit_normalization is the parent's: statistics over the batch dimension, here per joint
+
+    def forward(self, proprio: Tensor, base_targets: Tensor) -> Tensor:
+        x = (self.features(proprio, base_targets) - self.feature_mean) / self.feature_std
+        out = self.mlp(x.transpose(0, 1)).squeeze(-1).transpose(0, 1)  # (J, B, 1) -> (B, J)
+        return self.config.max_correction * torch.tanh(out)
+
+
+def build_residual_net(config: ResidualConfig) -> ResidualPolicyNet:
+    """The network ``config.structure`` names."""
+    return JointResidualNet(config) if config.structure == "joint" else ResidualPolicyNet(config)

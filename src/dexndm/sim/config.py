@@ -151,6 +151,9 @@ class EnvConfig:
     grasp: GraspConfig = field(default_factory=GraspConfig)
     handover: HandoverConfig = field(default_factory=HandoverConfig)
     grasp_cache_dir: str | None = None
+    delta_action: str | None = None
+    """A delta-action model (``dexndm train delta-action``, the ASAP-style baseline): the PD then
+    receives the commanded targets plus its offset; observations keep the commanded targets."""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:

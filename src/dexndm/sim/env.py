@@ -161,6 +161,11 @@ class RotationEnv:
                 f"RandomizationConfig.latency_substeps must be (low, high) with 0 <= low <= high, "
                 f"got {cfg.randomization.latency_substeps}"
             )
+        self._delta_action = None
+        if cfg.delta_action is not None:
+            from dexndm.residual.delta_action import DeltaActionActuation
+
+            self._delta_action = DeltaActionActuation(cfg.delta_action)
         self.objects = expand_objects(cfg.objects, cfg.split)
         self.wrist_choices = expand_wrists(cfg.wrists)
         self._wrist_table = np.stack(self.wrist_choices)
@@ -478,8 +483,12 @@ class RotationEnv:
         from ``latency``) keeps each env's PD on its previous targets for its first L substeps.
         """
         n_sub = self.cfg.physics.substeps
+        sent = self.targets
+        if self._delta_action is not None:
+            # q_hist / a_hist still hold o_t here: the observation the targets were chosen on
+            sent = self._delta_action.sent_targets(self.q_hist, self.a_hist, self.wrist_quat, self.targets)
         for grp in self.groups:
-            grp.sim.bind("ctrl")[:] = self.targets[grp.envs]
+            grp.sim.bind("ctrl")[:] = sent[grp.envs]
             grp.sim.step(nstep=n_sub, stage=mujoco.mjtStage.mjSTAGE_VEL)
 
     def _after_physics(self, prev_targets: np.ndarray):

@@ -53,10 +53,8 @@ class PhysicsConfig:
             )
 
 
-def build_scene_spec(obj: ObjectSpec, physics: PhysicsConfig = PhysicsConfig()) -> mujoco.MjSpec:
-    """An editable MjSpec of the hand holding ``obj`` (call ``.compile()`` for the model)."""
-    spec = mujoco.MjSpec()
-    spec.modelname = f"dexndm_{obj.name.replace('/', '_')}"
+def apply_physics_options(spec: mujoco.MjSpec, physics: PhysicsConfig) -> None:
+    """The training sim's solver settings (timestep, integrator, cone, iterations) on ``spec``."""
     spec.compiler.degree = False  # every angle in dexndm is in radians
     opt = spec.option
     opt.timestep = physics.timestep
@@ -67,6 +65,27 @@ def build_scene_spec(obj: ObjectSpec, physics: PhysicsConfig = PhysicsConfig()) 
     opt.impratio = physics.impratio
     opt.iterations = physics.iterations
     opt.ls_iterations = physics.ls_iterations
+
+
+def build_hand_spec(physics: PhysicsConfig = PhysicsConfig()) -> mujoco.MjSpec:
+    """The training sim's hand alone on its ``wrist`` mocap body: no object, no operator.
+
+    For fitting the hand's own dynamics (``dexndm.sysid``) to joint trajectories of a hand whose
+    load the training sim does not model.
+    """
+    spec = mujoco.MjSpec()
+    spec.modelname = "dexndm_hand"
+    apply_physics_options(spec, physics)
+    wrist = spec.worldbody.add_body(name="wrist", mocap=True, pos=WRIST_POS)
+    add_hand(spec, wrist, physics.hand)
+    return spec
+
+
+def build_scene_spec(obj: ObjectSpec, physics: PhysicsConfig = PhysicsConfig()) -> mujoco.MjSpec:
+    """An editable MjSpec of the hand holding ``obj`` (call ``.compile()`` for the model)."""
+    spec = mujoco.MjSpec()
+    spec.modelname = f"dexndm_{obj.name.replace('/', '_')}"
+    apply_physics_options(spec, physics)
     spec.visual.global_.offwidth = 1280
     spec.visual.global_.offheight = 960
 
