@@ -317,14 +317,17 @@ def simulate_joint_data(
     targets: np.ndarray,
     wrist_quat: np.ndarray,
     physics: PhysicsConfig = PhysicsConfig(),
+    start_pos: np.ndarray | None = None,
 ) -> JointData:
     """Episodes of the training sim's hand (with ``hand`` and the latency) following ``targets``.
 
-    ``targets`` is ``(E, T, 16)``; each episode starts at rest at ``targets[:, 0]``, the target in
-    force before step 0. A hand with known parameters, for testing the identification.
+    ``targets`` is ``(E, T, 16)``; each episode starts at rest at ``start_pos`` ``(E, 16)``
+    (default ``targets[:, 0]``) with ``targets[:, 0]`` in force before step 0. For a hand with
+    known parameters (tests), or the sim's own response to a real hand's recorded targets.
     """
     e, t = targets.shape[:2]
-    pos = np.repeat(targets[:, :1], t, axis=1).copy()
+    start = targets[:, 0] if start_pos is None else np.asarray(start_pos, dtype=np.float64)
+    pos = np.repeat(start[:, None], t, axis=1).copy()
     data = JointData(pos, np.zeros_like(pos), targets, np.asarray(wrist_quat, dtype=np.float64))
     replay = HandReplay(
         data, np.stack([np.arange(e), np.ones(e, dtype=int)], axis=1), t - 2, 1, physics,

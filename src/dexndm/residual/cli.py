@@ -178,10 +178,14 @@ class TrainDeltaActionCmd:
     offset in the loop, then distill. Writes ``OUT/delta_action.pt`` (+ ``.json``) and ``OUT/train``.
     """
 
-    sim_dynamics: Path
-    """A dynamics model trained on simulated episodes (``dexndm train dynamics`` -> pretrain/best.pt)."""
     real_data: Path
     """The real hand's recorded episodes (``dexndm collect``; the paper's ASAP baseline: free hand)."""
+    sim_dynamics: Path | None = None
+    """The sim's joint response as a dynamics model. Default: a joint-wise model fitted here on the
+    recorded targets replayed in the training sim's hand (no object: the regime of free-hand data;
+    a model of the sim's *task* episodes errs more on free-hand windows than the sim does, and the
+    offset would learn that error instead of the gap)."""
+    sim_fit_steps: int = 3000
     out: Path = Path("runs/delta_action")
     structure: Literal["whole", "joint"] = "whole"
     """``whole``: the offset of every joint from the whole observation (ASAP's delta-action model);
@@ -214,20 +218,24 @@ class TrainDeltaActionCmd:
         from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
 
         seed_torch(self.seed, self.threads)
-        sim_model = load_dynamics(self.sim_dynamics)
         store = EpisodeStore(self.real_data, readonly=True)
         indices = list(store.episode_indices())
-        min_steps = sim_model.window + self.horizon + 1
-        arrays = load_episode_arrays(self.real_data, ("joint_pos", "joint_targets"), indices, min_steps)
-        quats = [store.record(i).meta.get("wrist_quat", [1.0, 0.0, 0.0, 0.0]) for i in indices]
+        arrays = load_episode_arrays(
+            self.real_data, ("joint_pos", "joint_targets"), indices, self.horizon + 12
+        )
+        quats = np.asarray([store.record(i).meta.get("wrist_quat", [1.0, 0.0, 0.0, 0.0]) for i in indices])
+        quats = quats[: len(arrays["joint_pos"])]
+        if self.sim_dynamics is not None:
+            sim_model = load_dynamics(self.sim_dynamics)
+        else:
+            sim_model = self._fit_sim_model(arrays, quats)
         hidden = self.hidden or ((64, 64) if self.structure == "joint" else (256, 256))
         net = build_residual_net(
             ResidualConfig(hidden=hidden, max_correction=self.max_correction, structure=self.structure)
         )
         arrays["proprio_obs"] = recorded_observations(
-            arrays["joint_pos"], arrays["joint_targets"], np.asarray(quats[: len(arrays["joint_pos"])]),
-            net.config.history,
-        )  # fmt: skip
+            arrays["joint_pos"], arrays["joint_targets"], quats, net.config.history
+        )
         train, evaluation = split_residual_episodes(arrays, sim_model.window, self.eval_fraction, self.seed)
         cfg = ResidualFitConfig(
             steps=self.steps, batch_size=self.batch_size, lr=self.lr, horizon=self.horizon,
@@ -235,7 +243,9 @@ class TrainDeltaActionCmd:
             eval_every=self.eval_every, checkpoint_every=max(self.eval_every, 500),
             log_dir=str(self.out / "train"), resume=self.resume, seed=self.seed, progress=self.progress,
         )  # fmt: skip
-        sources = delta_action_sources(self.sim_dynamics, self.real_data, int(arrays["joint_pos"].shape[0]))
+        sources = delta_action_sources(
+            self.sim_dynamics or self.out / "sim_model.pt", self.real_data, int(arrays["joint_pos"].shape[0])
+        )
         # scored against the recorded real positions (no reference model): the sim model must follow them
         result = fit_residual(net, sim_model, train, evaluation, cfg, extra=sources)
         ev = result.best
@@ -249,3 +259,26 @@ class TrainDeltaActionCmd:
             f"mean |offset| {1e3 * ev.mean_abs_correction:.2f} mrad"
         )
         return 0
+
+    def _fit_sim_model(self, arrays: dict, quats: np.ndarray):
+        """A joint-wise model of the training sim's hand under the recorded targets (saved to OUT)."""
+        from dexndm.dynamics import FitConfig, fit_dynamics, split_windows
+        from dexndm.dynamics.checkpoint import save_dynamics
+        from dexndm.dynamics.models import DynamicsConfig, build_dynamics
+        from dexndm.hand.model import HandConfig
+        from dexndm.sysid import simulate_joint_data
+
+        sim = simulate_joint_data(
+            HandConfig(), 0, arrays["joint_targets"].astype(np.float64), quats,
+            start_pos=arrays["joint_pos"][:, 0],
+        )  # fmt: skip
+        model = build_dynamics(DynamicsConfig(kind="joint"))
+        train, evaluation = split_windows(
+            sim.joint_pos[:, 1:], sim.joint_targets[:, 1:], model.window, seed=self.seed
+        )
+        fit = FitConfig(
+            steps=self.sim_fit_steps, eval_every=max(self.sim_fit_steps // 6, 1), progress=self.progress
+        )
+        fit_dynamics(model, train, evaluation, fit)
+        save_dynamics(self.out / "sim_model.pt", model, extra={"stage": "sim replay of the real targets"})
+        return model
