@@ -16,6 +16,13 @@ def grasp_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("grasps"))
 
 
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich wraps table cells and messages to the terminal width: keep them on one line for the
+    asserts of CLI tests (``pytestmark = pytest.mark.usefixtures("wide_console")``)."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
 @pytest.fixture(autouse=True)
 def single_torch_thread():
     """Run each test on one torch thread.

@@ -196,12 +196,12 @@ class SysIdCmd:
         from rich.console import Console
         from rich.table import Table
 
+        from dexndm.hand.model import HandConfig
         from dexndm.sysid import FITTED, identify_hand, load_joint_data
 
         data = load_joint_data(self.data, self.max_episodes)
         res = identify_hand(data, self.config, source=str(self.data), progress=self.progress)
         res.save(self.out)
-        from dexndm.hand.model import HandConfig
 
         table = Table(title=f"identified hand ({data.joint_pos.shape[0]} episodes, {res.windows} windows)")
         for col in ("parameter", "nominal", "fitted", "x nominal"):

@@ -113,26 +113,28 @@ class JointData:
                 raise SysIdError(f"joint data: {name} has NaN or infinite values")
 
 
-def load_joint_data(root: Path | str, max_episodes: int | None = None) -> JointData:
-    """The episodes of a ``dexndm collect`` store (or sim episodes) as :class:`JointData`."""
+def load_joint_data(root: Path | str, max_episodes: int | None = None, min_steps: int = 2) -> JointData:
+    """The episodes of a ``dexndm collect`` store (or sim episodes) as :class:`JointData`.
+
+    Episodes shorter than ``min_steps`` are left out; each kept episode's wrist orientation comes
+    from its own record, so quaternions and trajectories stay paired.
+    """
     from dexndm.data.store import EpisodeStore
     from dexndm.dynamics.datasets import load_episode_arrays
 
     root = Path(root)
     store = EpisodeStore(root, readonly=True)
-    indices = list(store.episode_indices())[:max_episodes]
+    records = [store.record(i) for i in list(store.episode_indices())[:max_episodes]]
+    records = [r for r in records if r.steps >= min_steps]
     fields = ("joint_pos", "joint_targets") + (("joint_vel",) if "joint_vel" in store.schema else ())
-    arrays = load_episode_arrays(root, fields=fields, indices=indices)
+    arrays = load_episode_arrays(root, fields=fields, indices=[r.index for r in records], min_steps=min_steps)
     q = arrays["joint_pos"].astype(np.float64)
     if "joint_vel" in arrays:
         v = arrays["joint_vel"].astype(np.float64)
     else:
         v = np.gradient(q, C.CONTROL_DT, axis=1)
-    quats = []
-    for i in indices:
-        meta = store.record(i).meta
-        quats.append(meta.get("wrist_quat", [1.0, 0.0, 0.0, 0.0]))
-    return JointData(q, v, arrays["joint_targets"].astype(np.float64), np.asarray(quats, dtype=np.float64))
+    quats = np.asarray([r.meta.get("wrist_quat", [1.0, 0.0, 0.0, 0.0]) for r in records], dtype=np.float64)
+    return JointData(q, v, arrays["joint_targets"].astype(np.float64), quats)
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class IdentifiedHand:
                 f"{FORMAT!r}); make one with `dexndm sysid --data STORE --out {path}`"
             )
         try:
-            hand = HandConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["hand"].items()})
+            hand = HandConfig.from_dict(d["hand"])
             d = {k: v for k, v in d.items() if k != "format"}
             d["hand"] = hand
             d["history"] = tuple(d.get("history", ()))
@@ -389,8 +391,9 @@ def identify_hand(
             hands, lat = hands + [hands[0]] * pad, np.concatenate([lat, np.full(pad, lat[0])])
         return replay.errors(replay.run(hands, lat))[: len(xs)]
 
-    x0 = np.zeros(dim)
-    nominal_err = float(evaluate([x0])[0])
+    nominal = np.zeros(dim)  # the training sim as it is, latency 0
+    nominal_err = float(evaluate([nominal])[0])
+    x0 = nominal.copy()
     if dim > len(FITTED):
         # the search starts mid-range in latency: from 0, on its bound, CMA-ES tends to stay there
         x0[len(FITTED)] = cfg.max_latency_substeps / 2 / lat_unit
@@ -402,7 +405,7 @@ def identify_hand(
         {"bounds": [lo_s.tolist(), hi_s.tolist()], "popsize": cfg.population, "seed": cfg.seed + 1,
          "verbose": -9},
     )  # fmt: skip
-    best_x, best_err, history = x0, nominal_err, []
+    best_x, best_err, history = nominal, nominal_err, []
     with Progress(
         TextColumn("sysid"), BarColumn(), TextColumn("{task.completed}/{task.total} generations"),
         TextColumn("best {task.fields[best]:.3f} mrad"), TimeElapsedColumn(), TimeRemainingColumn(),

@@ -7,11 +7,7 @@ import pytest
 from dexndm.cli import main
 from dexndm.data import EpisodeStore
 
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    # rich wraps table cells to the terminal width; keep file names on one line for the asserts
-    monkeypatch.setenv("COLUMNS", "250")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def test_collect_chaos_on_simulated_reality_then_verify(tmp_path, grasp_cache, capsys):

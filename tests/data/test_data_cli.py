@@ -7,11 +7,7 @@ import pytest
 from dexndm.data import EpisodeStore
 from dexndm.data.cli import data_drop, data_info, data_verify
 
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    # rich wraps table cells to the terminal width; keep messages on one line for the asserts.
-    monkeypatch.setenv("COLUMNS", "250")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def test_verify_exit_codes_and_table(filled_store, tmp_path, capsys):

@@ -8,10 +8,7 @@ import pytest
 
 from dexndm.cli import main
 
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def test_sysid_finds_the_default_profile_softer_than_the_training_sim(tmp_path, grasp_cache, capsys):

@@ -46,6 +46,11 @@ class HandConfig:
     """Fingertip friction (slide, torsion, roll), as peers use."""
     link_friction: float = 0.5
 
+    @staticmethod
+    def from_dict(d: dict) -> HandConfig:
+        """From its ``asdict`` form read back from JSON (lists become tuples again)."""
+        return HandConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
 
 PALM_MASS = 0.237
 

@@ -161,8 +161,7 @@ class SpecialistConfig:
             )
         # config.json files from before the hand and latency were part of it read as the defaults
         if "hand" in d:
-            hand = {k: tuple(v) if isinstance(v, list) else v for k, v in d["hand"].items()}
-            d["hand"] = HandConfig(**hand)
+            d["hand"] = HandConfig.from_dict(d["hand"])
         if "latency_substeps" in d:
             d["latency_substeps"] = tuple(d["latency_substeps"])
         for k in ("wrists", "axes"):

@@ -209,22 +209,18 @@ class TrainDeltaActionCmd:
     progress: bool = True
 
     def run(self) -> int:
-        from dexndm.data import EpisodeStore
         from dexndm.dynamics.checkpoint import load_dynamics
-        from dexndm.dynamics.datasets import load_episode_arrays
         from dexndm.residual.checkpoint import save_residual
         from dexndm.residual.delta_action import delta_action_sources, recorded_observations
         from dexndm.residual.model import ResidualConfig, build_residual_net
         from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
+        from dexndm.sysid import load_joint_data
 
         seed_torch(self.seed, self.threads)
-        store = EpisodeStore(self.real_data, readonly=True)
-        indices = list(store.episode_indices())
-        arrays = load_episode_arrays(
-            self.real_data, ("joint_pos", "joint_targets"), indices, self.horizon + 12
-        )
-        quats = np.asarray([store.record(i).meta.get("wrist_quat", [1.0, 0.0, 0.0, 0.0]) for i in indices])
-        quats = quats[: len(arrays["joint_pos"])]
+        # the windows need the observation history (T + 1 steps) plus the horizon
+        data = load_joint_data(self.real_data, min_steps=self.horizon + 12)
+        arrays = {"joint_pos": data.joint_pos, "joint_targets": data.joint_targets}
+        quats = data.wrist_quat
         if self.sim_dynamics is not None:
             sim_model = load_dynamics(self.sim_dynamics)
         else:
@@ -269,9 +265,8 @@ class TrainDeltaActionCmd:
         from dexndm.sysid import simulate_joint_data
 
         sim = simulate_joint_data(
-            HandConfig(), 0, arrays["joint_targets"].astype(np.float64), quats,
-            start_pos=arrays["joint_pos"][:, 0],
-        )  # fmt: skip
+            HandConfig(), 0, arrays["joint_targets"], quats, start_pos=arrays["joint_pos"][:, 0]
+        )
         model = build_dynamics(DynamicsConfig(kind="joint"))
         train, evaluation = split_windows(
             sim.joint_pos[:, 1:], sim.joint_targets[:, 1:], model.window, seed=self.seed

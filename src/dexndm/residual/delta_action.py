@@ -53,14 +53,12 @@ class DeltaActionActuation:
 
         from dexndm.residual.checkpoint import load_residual
 
-        self.path = str(path)
-        self.net, self.meta = load_residual(path)
+        self.net, self.meta = load_residual(path)  # in eval mode
         if self.meta.get("kind") != "delta_action":
             raise ValueError(
                 f"{path} is not a delta-action model (kind {self.meta.get('kind')!r}); train one with "
                 "`dexndm train delta-action`"
             )
-        self.net.eval()
         self._torch = torch
 
     def sent_targets(
