@@ -52,6 +52,9 @@ def test_mild_and_harsh_bracket_the_default() -> None:
         < default.latency.command_latency_ms
         < harsh.latency.command_latency_ms
     )
+    tips = [p.contact.fingertip_friction for p in (mild, default, harsh)]
+    assert tips[0] > tips[1] > tips[2]
+    assert mild.mass.object_mass_scale < default.mass.object_mass_scale < harsh.mass.object_mass_scale
 
 
 def test_dynamixel_units_convert_to_si() -> None:

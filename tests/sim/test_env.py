@@ -177,3 +177,26 @@ def test_object_groups_map_envs_to_their_own_simulations(cfg):
             np.testing.assert_array_equal(env.q[grp.env_ids], grp.sim.bind("qpos")[slots, :16])
             np.testing.assert_array_equal(env.targets[grp.env_ids], grp.sim.bind("ctrl")[slots])
     assert np.all(env.resets >= 3)
+
+
+@pytest.mark.parametrize("draw", [0.3, 1.5])
+def test_friction_draws_set_the_contact_pair_below_the_hands_own(cfg, draw):
+    """MuJoCo takes the larger of two geoms' coefficients: a draw below the fingertips' 0.7 must
+    still be what a fingertip-object contact gets; a draw above it leaves the hand as built."""
+    dr = dataclasses.replace(RandomizationConfig.none(), friction=(draw, draw))
+    env = RotationEnv(dataclasses.replace(cfg, randomization=dr))
+    env.reset()
+    grp = env.groups[0]
+    lay, model = grp.layout, grp.model
+    names = {model.geom(int(g)).name for g in lay.hand_geoms}
+    assert {model.geom(int(g)).name for g in lay.fingertip_geoms} <= names
+    assert not set(lay.object_geoms) & set(lay.hand_geoms)
+    friction = grp.sim.expand("geom_friction")[env.slot_of[grp.env_ids]][..., 0]
+    obj = friction[:, lay.object_geoms]
+    tips = friction[:, lay.fingertip_geoms]
+    np.testing.assert_allclose(obj, draw)
+    pair = np.maximum(tips[:, :, None], obj[:, None, :])  # what mj_collision hands a tip contact
+    np.testing.assert_allclose(pair, draw)
+    if draw > 0.7:
+        built = model.geom_friction[lay.fingertip_geoms, 0]
+        np.testing.assert_allclose(tips, np.broadcast_to(built, tips.shape))

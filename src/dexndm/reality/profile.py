@@ -112,16 +112,16 @@ class LatencyProfile:
     """Delays between the controller and the motors. Jitter is uniform in ``[-jitter, +jitter]``."""
 
     command_latency_ms: float = field(
-        default=6.0, metadata=_key(0, 200, "ms", "send -> the motors act on the new goal")
+        default=10.0, metadata=_key(0, 200, "ms", "send -> the motors act on the new goal")
     )
     command_jitter_ms: float = field(
-        default=2.0, metadata=_key(0, 100, "ms", "spread of the command latency")
+        default=3.0, metadata=_key(0, 100, "ms", "spread of the command latency")
     )
     sensing_latency_ms: float = field(
-        default=3.0, metadata=_key(0, 200, "ms", "age of a reading when it is returned")
+        default=8.0, metadata=_key(0, 200, "ms", "age of a reading when it is returned")
     )
     sensing_jitter_ms: float = field(
-        default=1.0, metadata=_key(0, 100, "ms", "spread of the sensing latency")
+        default=2.0, metadata=_key(0, 100, "ms", "spread of the sensing latency")
     )
 
 
@@ -138,10 +138,10 @@ class EncoderProfile:
 class ContactProfile:
     """Contact friction and softness of the hand and the object (MuJoCo solref / solimp)."""
 
-    object_friction: float = field(default=1.0, metadata=_key(0.01, 5, "", "object sliding friction"))
-    fingertip_friction: float = field(default=0.7, metadata=_key(0.01, 5, "", "fingertip sliding friction"))
-    link_friction: float = field(default=0.5, metadata=_key(0.01, 5, "", "other hand links' friction"))
-    torsional_friction: float = field(default=0.005, metadata=_key(0, 1, "m", "MuJoCo torsional friction"))
+    object_friction: float = field(default=0.3, metadata=_key(0.01, 5, "", "object sliding friction"))
+    fingertip_friction: float = field(default=0.3, metadata=_key(0.01, 5, "", "fingertip sliding friction"))
+    link_friction: float = field(default=0.3, metadata=_key(0.01, 5, "", "other hand links' friction"))
+    torsional_friction: float = field(default=0.001, metadata=_key(0, 1, "m", "MuJoCo torsional friction"))
     rolling_friction: float = field(default=0.0002, metadata=_key(0, 0.1, "m", "MuJoCo rolling friction"))
     solref_timeconst_s: float = field(
         default=0.02, metadata=_key(0.0005, 0.5, "s", "contact stiffness time constant (softer: larger)")
@@ -157,8 +157,8 @@ class ContactProfile:
 class MassProfile:
     """Multiplicative offsets from the nominal model (the object's spec and the hand's links)."""
 
-    object_mass_scale: float = field(default=1.0, metadata=_key(0.05, 20, "", "object mass multiplier"))
-    object_inertia_scale: float = field(default=1.0, metadata=_key(0.05, 20, "", "object inertia multiplier"))
+    object_mass_scale: float = field(default=1.5, metadata=_key(0.05, 20, "", "object mass multiplier"))
+    object_inertia_scale: float = field(default=1.5, metadata=_key(0.05, 20, "", "object inertia multiplier"))
     link_mass_scale: float = field(default=1.0, metadata=_key(0.1, 10, "", "hand link mass multiplier"))
     link_inertia_scale: float = field(default=1.0, metadata=_key(0.1, 10, "", "hand link inertia multiplier"))
 

@@ -18,7 +18,8 @@ class RandomizationConfig:
     object_mass: tuple[float, float] = (0.01, 0.05)
     """Object mass, kg (the paper: 0.01-0.05)."""
     friction: tuple[float, float] = (0.3, 3.0)
-    """Object friction coefficient (the paper: 0.3-3.0)."""
+    """Contact friction coefficient (the paper: 0.3-3.0): the object's, and the hand's where the draw
+    is below the hand's own, so that a hand-object contact gets the draw."""
     com_offset: float = 0.005
     """Centre-of-mass offset, uniform per axis in +-this, m."""
     kp_scale: tuple[float, float] = (0.8, 1.2)

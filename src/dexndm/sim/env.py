@@ -382,7 +382,14 @@ class RotationEnv:
             # the contact softness): left at the compiled mass, a lighter or heavier object gets
             # contacts far too stiff for the timestep and is thrown out of the hand at 100+ rad/s
             sim.set_const(slots)
-            sim.expand("geom_friction")[slots[:, None], lay.object_geoms, 0] = friction[sel][:, None]
+            geom_friction = sim.expand("geom_friction")
+            geom_friction[slots[:, None], lay.object_geoms, 0] = friction[sel][:, None]
+            # MuJoCo gives a contact the larger of its two geoms' coefficients, so with the hand's
+            # fixed ones (fingertips 0.7) a draw below them would not act: the hand's geoms come
+            # down to the draw. Draws above them leave the hand as built (nominal physics too).
+            hand_nominal = grp.model.geom_friction[lay.hand_geoms, 0]
+            hand_friction = np.minimum(hand_nominal, friction[sel][:, None])
+            geom_friction[slots[:, None], lay.hand_geoms, 0] = hand_friction
             gain, bias = sim.expand("actuator_gainprm"), sim.expand("actuator_biasprm")
             gain[slots, :, 0] = hc.kp * kp_s[sel][:, None]
             bias[slots, :, 1] = -hc.kp * kp_s[sel][:, None]

@@ -225,6 +225,7 @@ class SceneLayout:
     object_dof: int  # start of its 6 dofs (linear world, angular local)
     object_body: int
     object_geoms: np.ndarray
+    hand_geoms: np.ndarray  # the hand's colliding geoms (what an object can touch but itself)
     fingertip_geoms: np.ndarray
     tip_pos: slice  # sensordata slices
     tip_touch: slice
@@ -251,6 +252,9 @@ class SceneLayout:
             object_dof=int(model.jnt_dofadr[obj_j]),
             object_body=obj_b,
             object_geoms=np.flatnonzero((model.geom_bodyid == obj_b) & (model.geom_contype > 0)),
+            hand_geoms=np.flatnonzero(
+                (model.geom_bodyid != obj_b) & (model.geom_bodyid != 0) & (model.geom_contype > 0)
+            ),
             fingertip_geoms=np.array([model.geom(f"{t}_geom").id for t in C.FINGERTIP_SITES]),
             tip_pos=span("if_tip_pos", "th_tip_pos"),
             tip_touch=span("if_tip_touch", "th_tip_touch"),
