@@ -58,7 +58,7 @@ def issue4_cells() -> list[tuple[str, str]]:
     return list(dict.fromkeys(cells))
 
 
-def _cached(path: Path, run) -> list[dict[str, Any]]:
+def cached_cells(path: Path, run) -> list[dict[str, Any]]:
     """The per-cell summary rows of the evaluation in ``path``, running it only if absent."""
     summary = path / "summary.json"
     if not summary.exists():
@@ -66,7 +66,7 @@ def _cached(path: Path, run) -> list[dict[str, Any]]:
     return json.loads(summary.read_text())["cells"]
 
 
-def _by_cell(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
+def mean_by_cell(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
     """Mean Rot and TTF (s) per (wrist, axis) over object shapes (each shape weighs its episodes)."""
     out: dict[tuple[str, str], dict[str, float]] = {}
     for key in {(r["wrist"], r["axis"]) for r in rows}:
@@ -78,6 +78,14 @@ def _by_cell(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, floa
             "n": int(n.sum()),
         }
     return out
+
+
+def save_table(out: Path, lines: list[str]) -> None:
+    """Write a markdown table to ``out/table.md`` and print it."""
+    text = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(text)
+    print(text)
 
 
 def main(args: Args) -> None:
@@ -98,13 +106,13 @@ def main(args: Args) -> None:
                 seed=args.seed, split=args.split, progress=False,
             )  # fmt: skip
             if source == "sim":
-                rows += _cached(path, lambda p, c=common: evaluate(policy, out_dir=p, num_envs=50, **c))
+                rows += cached_cells(path, lambda p, c=common: evaluate(policy, out_dir=p, num_envs=50, **c))
             else:
-                rows += _cached(
+                rows += cached_cells(
                     path, lambda p, c=common, s=source: evaluate_on_reality(policy, profile=s, out_dir=p, **c)
                 )
             print(f"{name:>10} {wrist:>10} {axis}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
-        per_source[name] = _by_cell(rows)
+        per_source[name] = mean_by_cell(rows)
 
     names = [Path(s).stem if s.endswith(".toml") else s for s in args.profiles]
     head = "| wrist | axis | sim Rot | sim TTF s | " + " | ".join(
@@ -130,10 +138,7 @@ def main(args: Args) -> None:
         f"TTF < {MIN_HELD_S:g} s). "
         f"Wall time {time.perf_counter() - t0:.0f} s."
     )
-    text = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "table.md").write_text(text)
-    print(text)
+    save_table(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -16,19 +16,19 @@ A rerun with the same ``--out`` reuses the evaluations already there.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tyro
+
+# the sibling script: running a benchmark puts benchmarks/ on sys.path
+from direct_transfer import cached_cells, mean_by_cell, save_table
 
 from dexndm.eval.evaluate import evaluate
 from dexndm.eval.policies import load_policy
 from dexndm.eval.reality_eval import evaluate_on_reality
-from dexndm.hand import constants as C
 from dexndm.reality.profile import RealityProfile, load_profile
 
 
@@ -70,17 +70,8 @@ def _apply(profile: RealityProfile, change: dict[str, Any]) -> RealityProfile:
 
 
 def _summary(path: Path, run) -> dict[str, float]:
-    """Rot and TTF (s) over all shapes of the evaluation in ``path``, running it only if absent."""
-    summary = path / "summary.json"
-    if not summary.exists():
-        run(path)
-    rows = json.loads(summary.read_text())["cells"]
-    n = np.array([r["n"] for r in rows], dtype=float)
-    return {
-        "rot": float(np.average([r["rot_mean"] for r in rows], weights=n)),
-        "ttf_s": float(np.average([r["ttf_mean"] for r in rows], weights=n)) * 400 * C.CONTROL_DT,
-        "n": int(n.sum()),
-    }
+    """Rot and TTF (s) over all shapes of the palm-up +z evaluation in ``path``, run only if absent."""
+    return mean_by_cell(cached_cells(path, run))[("palm_up", "+z")]
 
 
 def main(args: Args) -> None:
@@ -115,10 +106,7 @@ def main(args: Args) -> None:
         f"profile); palm up +z, {','.join(args.objects)} ({args.split} split), {sim['n']} episodes "
         f"per row, seed {args.seed}, same grasps in every row. Wall time {time.perf_counter() - t0:.0f} s.",
     ]
-    text = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "table.md").write_text(text)
-    print(text)
+    save_table(args.out, lines)
 
 
 if __name__ == "__main__":
