@@ -87,12 +87,23 @@ class EvalCmd:
     """'grasp': episodes start from a cached grasp; 'open': from an open hand, the operator holding
     the object until the policy has closed it (teleoperation's start); 'open-scripted': from an
     open hand that a scripted teacher closes (for specialists, which never learned to grasp)."""
+    by: tuple[str, ...] = ()
+    """Also pool the episodes by these labels ('object', 'category', 'wrist', 'axis'): '--by wrist
+    axis' gives one row per wrist and axis over all objects (issue tables' cells), printed and
+    written to summary_by_wrist_axis.csv."""
     out: Path = Path("out/eval")
 
     def run(self) -> int:
-        from dexndm.eval.evaluate import evaluate
+        from rich.console import Console
+
+        from dexndm.eval.evaluate import CELL_LABELS, evaluate
         from dexndm.eval.policies import load_policy
+        from dexndm.eval.report import pooled_table, write_pooled
         from dexndm.sim.config import RandomizationConfig
+
+        unknown = [k for k in self.by if k not in CELL_LABELS]
+        if unknown:
+            raise SystemExit(f"dexndm eval: --by takes {', '.join(CELL_LABELS)}; got {', '.join(unknown)}")
 
         axes = _expand(self.axis, PRINCIPAL_AXES, "principal")
         wrists = _expand(self.wrist, WRISTS, "all")
@@ -107,25 +118,28 @@ class EvalCmd:
                         "reads the grasp); on --reality use --start open or grasp"
                     )
 
-                evaluate_on_reality(
+                result = evaluate_on_reality(
                     policy, profile=self.reality, objects=list(self.object), wrists=wrists, axes=axes,
                     episodes_per_cell=self.episodes, seed=self.seed, out_dir=self.out / Path(spec).stem,
                     split=self.split, start=self.start,
                 )  # fmt: skip
-                continue
-            evaluate(
-                policy,
-                objects=list(self.object),
-                wrists=wrists,
-                axes=axes,
-                episodes_per_cell=self.episodes,
-                num_envs=self.num_envs,
-                seed=self.seed,
-                randomization=RandomizationConfig() if self.randomize else RandomizationConfig.none(),
-                out_dir=self.out / Path(spec).stem,
-                split=self.split,
-                start=self.start,
-            )
+            else:
+                result = evaluate(
+                    policy,
+                    objects=list(self.object),
+                    wrists=wrists,
+                    axes=axes,
+                    episodes_per_cell=self.episodes,
+                    num_envs=self.num_envs,
+                    seed=self.seed,
+                    randomization=RandomizationConfig() if self.randomize else RandomizationConfig.none(),
+                    out_dir=self.out / Path(spec).stem,
+                    split=self.split,
+                    start=self.start,
+                )
+            if self.by:
+                write_pooled(result, self.by, self.out / Path(spec).stem, command=sys.argv)
+                Console().print(pooled_table(result, self.by))
         return 0
 
 

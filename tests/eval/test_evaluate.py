@@ -159,3 +159,36 @@ def test_open_hand_starts_need_a_policy_that_grasps(grasp_cache):
     assert scripted.config["start"] == "open-scripted"
     with pytest.raises(ValueError, match="start"):
         evaluate(HoldPolicy(), start="ajar", **common)
+
+
+def test_pooled_by_wrist_and_axis(result, tmp_path):
+    """Pooling over labels gives each group the mean of its own episodes (and the right count of
+    cells turning the right way), not a mean of cell means or another group's rows."""
+    from dexndm.eval.report import pooled_table, write_pooled
+
+    res, _ = result
+    by_wrist = res.pooled(("wrist",))
+    assert [r["wrist"] for r in by_wrist] == ["palm_up", "palm_down"]
+    for row in by_wrist:
+        own = [e for e in res.episodes if e["wrist"] == row["wrist"]]
+        assert row["n"] == len(own) == 6
+        assert row["ttf_mean"] == pytest.approx(np.mean([e["ttf"] for e in own]))
+        assert row["omega_k_std"] == pytest.approx(np.std([e["omega_k"] for e in own], ddof=1))
+    path = write_pooled(res, ("wrist", "axis"), tmp_path)
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert path.name == "summary_by_wrist_axis.csv" and len(rows) == 4
+    assert json.loads((tmp_path / "summary_by_wrist_axis.csv.json").read_text())["config"]["pooled_by"] == [
+        "wrist", "axis",
+    ]  # fmt: skip
+    right_way = sum(float(r["omega_k_mean"]) > 0 for r in rows)
+    assert pooled_table(res, ("wrist", "axis")).caption == f"mean ω·k > 0 in {right_way} of 4 cells"
+    with pytest.raises(ValueError, match="by must name"):
+        res.pooled(("shape",))
+
+
+def test_cli_refuses_an_unknown_pooling_label():
+    from dexndm.cli import main
+
+    with pytest.raises(SystemExit, match="--by takes object, category, wrist, axis; got shape"):
+        main(["eval", "--policy", "hold", "--by", "wrist", "shape"])

@@ -45,6 +45,8 @@ from dexndm.sim.scene import PhysicsConfig
 
 METRICS = ("rot_r", "rot_p", "ttf", "rot", "omega_k", "goals", "go_succ", "reward", "steps")
 """Per-episode metrics, in ``RotationEnv``'s ``info["final_metrics"]`` names."""
+CELL_LABELS = ("object", "category", "wrist", "axis")
+"""The labels of a cell in each episode row (an object's category too), what results pool by."""
 START_MODES = ("grasp", "open", "open-scripted")
 """How episodes start: a cached grasp, an open hand the policy closes, or one a script closes."""
 
@@ -79,6 +81,20 @@ class EvalResult:
         from dexndm.eval.report import write_result
 
         return write_result(self, Path(out_dir), command=command)
+
+    def pooled(self, by: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+        """Summaries pooled over every label not in ``by``, in first-seen order.
+
+        ``pooled(("wrist", "axis"))`` gives the issue tables' cells: each (wrist, axis) with the
+        episodes of all its objects.
+        """
+        unknown = [k for k in by if k not in CELL_LABELS]
+        if unknown or not by:
+            raise ValueError(f"EvalResult.pooled: by must name some of {list(CELL_LABELS)}, got {list(by)}")
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in self.episodes:
+            groups.setdefault(tuple(str(row[k]) for k in by), []).append(row)
+        return [{**dict(zip(by, key, strict=True)), **_stats(rows)} for key, rows in groups.items()]
 
     def print_table(self, console: Console | None = None) -> None:
         from dexndm.eval.report import result_table

@@ -66,6 +66,37 @@ def write_result(
     return {k: Path(p) for k, p in paths.items()}
 
 
+def write_pooled(
+    result: EvalResult, by: tuple[str, ...] | list[str], out_dir: Path, command: str | list[str] | None = None
+) -> Path:
+    """``summary_by_<labels>.csv`` (+ sidecar): ``result.pooled(by)``, one row per pooled cell."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = atomic_write_text(out_dir / f"summary_by_{'_'.join(by)}.csv", _csv_text(result.pooled(by)))
+    write_sidecar(path, command=command, config={**result.config, "pooled_by": list(by)})
+    return Path(path)
+
+
+def pooled_table(result: EvalResult, by: tuple[str, ...] | list[str]) -> Table:
+    """The table of ``result.pooled(by)``; its caption counts the cells turning the right way
+    (mean omega . k > 0), the issue's criterion for the wrist x axis table."""
+    rows = result.pooled(by)
+    right_way = sum(r["omega_k_mean"] > 0 for r in rows)
+    table = Table(
+        box=box.HEAVY_HEAD,
+        title=f"{result.config.get('policy', 'policy')}: pooled by {', '.join(by)}",
+        caption=f"mean ω·k > 0 in {right_way} of {len(rows)} cells",
+    )
+    for name in (*by, "n"):
+        table.add_column(name, justify="right" if name == "n" else "left", no_wrap=True)
+    for header, _ in TABLE_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            *(str(row[k]) for k in by), str(row["n"]), *(_cell(row, m, False) for _, m in TABLE_COLUMNS)
+        )
+    return table
+
+
 def _cell(stats: dict[str, Any], metric: str, two_lines: bool) -> str:
     mean, std = stats[f"{metric}_mean"], stats[f"{metric}_std"]
     return f"{mean:.2f}\n±{std:.2f}" if two_lines else f"{mean:.3f}±{std:.2f}"
