@@ -62,6 +62,17 @@ class GraspsCmd:
         return 0
 
 
+def _policy_dirs(specs: tuple[str, ...]) -> list[str]:
+    """One output folder name per policy: the file's stem, or ``<folder>_<stem>`` where two
+    policies share a stem (two runs' ``latest.pt``), so that neither overwrites the other."""
+    stems = [Path(s).stem for s in specs]
+    pairs = zip(specs, stems, strict=True)
+    names = [f"{Path(s).parent.name}_{t}" if stems.count(t) > 1 else t for s, t in pairs]
+    if len(set(names)) < len(names):
+        names = [f"{i}_{n}" for i, n in enumerate(names)]
+    return names
+
+
 @dataclass
 class EvalCmd:
     """Run policies over objects x wrist orientations x axes; print a table, write CSV/JSON."""
@@ -107,7 +118,7 @@ class EvalCmd:
 
         axes = _expand(self.axis, PRINCIPAL_AXES, "principal")
         wrists = _expand(self.wrist, WRISTS, "all")
-        for spec in self.policy:
+        for spec, name in zip(self.policy, _policy_dirs(self.policy), strict=True):
             policy = load_policy(spec)
             if self.reality is not None:
                 from dexndm.eval.reality_eval import evaluate_on_reality
@@ -120,7 +131,7 @@ class EvalCmd:
 
                 result = evaluate_on_reality(
                     policy, profile=self.reality, objects=list(self.object), wrists=wrists, axes=axes,
-                    episodes_per_cell=self.episodes, seed=self.seed, out_dir=self.out / Path(spec).stem,
+                    episodes_per_cell=self.episodes, seed=self.seed, out_dir=self.out / name,
                     split=self.split, start=self.start,
                 )  # fmt: skip
             else:
@@ -133,13 +144,16 @@ class EvalCmd:
                     num_envs=self.num_envs,
                     seed=self.seed,
                     randomization=RandomizationConfig() if self.randomize else RandomizationConfig.none(),
-                    out_dir=self.out / Path(spec).stem,
+                    out_dir=self.out / name,
                     split=self.split,
                     start=self.start,
                 )
             if self.by:
-                write_pooled(result, self.by, self.out / Path(spec).stem, command=sys.argv)
-                Console().print(pooled_table(result, self.by))
+                write_pooled(result, self.by, self.out / name, command=sys.argv)
+                console = Console()
+                if not console.is_terminal:
+                    console = Console(width=160)  # a log or pipe: do not squeeze the columns to 80
+                console.print(pooled_table(result, self.by))
         return 0
 
 

@@ -192,3 +192,11 @@ def test_cli_refuses_an_unknown_pooling_label():
 
     with pytest.raises(SystemExit, match="--by takes object, category, wrist, axis; got shape"):
         main(["eval", "--policy", "hold", "--by", "wrist", "shape"])
+
+
+def test_policies_with_one_file_name_get_their_own_output_folders():
+    from dexndm.cli import _policy_dirs
+
+    assert _policy_dirs(("hold", "runs/a/generalist.pt")) == ["hold", "generalist"]
+    assert _policy_dirs(("runs/a/latest.pt", "ckpt/b/latest.pt", "hold")) == ["a_latest", "b_latest", "hold"]
+    assert len(set(_policy_dirs(("x/a/latest.pt", "y/a/latest.pt")))) == 2

@@ -1,0 +1,83 @@
+"""The whole neural sim-to-real loop over seeds and reality profiles: mean +- std across seeds.
+
+Each (profile, seed) is one ``dexndm demo`` run (sim episodes, Chaos Box collection, dynamics
+model, residual, then sim / direct transfer / base + residual evaluated on the same grasps), so
+every stage that draws random numbers draws with that seed. Per seed the script takes the mean
+Rot and TTF of each row; the table gives their mean +- sample std over seeds, the ratio
+DexNDM / direct of the seed means and the gap closed, (dexndm - direct) / (sim - direct).
+
+    .venv/bin/python benchmarks/pipeline_seeds.py --profiles default harsh --seeds 0 1 2
+
+A rerun with the same ``--out`` reuses every finished seed (its ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import tyro
+
+# the sibling script: running a benchmark puts benchmarks/ on sys.path
+from direct_transfer import save_table
+
+from dexndm.demo import DemoConfig, run_demo
+
+ROWS = ("sim", "direct", "dexndm")
+
+
+@dataclass
+class Args:
+    profiles: tuple[str, ...] = ("default", "harsh")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    demo: DemoConfig = DemoConfig(real_episodes=48, eval_episodes=10, video_steps=0, progress=False)
+    """Stage sizes of every run (``--demo.seed`` and ``--demo.reality`` are set per run)."""
+    out: Path = Path("out/pipeline_seeds")
+
+
+def _mean_std(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
+
+
+def main(args: Args) -> None:
+    import json
+
+    lines = [
+        f"Seeds {', '.join(map(str, args.seeds))}; per seed {args.demo.real_episodes} Chaos Box episodes, "
+        f"{args.demo.eval_episodes} evaluation episodes per test shape and row; mean +- std over seeds "
+        "of each seed's mean.",
+        "",
+        "| profile | sim Rot (rad) | direct Rot | DexNDM Rot | direct TTF (s) | DexNDM TTF (s) | "
+        "DexNDM / direct | gap closed | per seed DexNDM / direct |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for profile in args.profiles:
+        per_seed = []
+        for seed in args.seeds:
+            run_dir = args.out / profile / f"seed{seed}"
+            summary = run_dir / "summary.json"
+            if not summary.exists():
+                t0 = time.perf_counter()
+                run_demo(replace(args.demo, reality=profile, seed=seed), run_dir)
+                print(f"{profile} seed {seed}: {time.perf_counter() - t0:.0f} s")
+            per_seed.append(json.loads(summary.read_text())["results"])
+        rot = {k: [r[k]["rot"] for r in per_seed] for k in ROWS}
+        ttf = {k: [r[k]["ttf_s"] for r in per_seed] for k in ROWS}
+        sim, direct, dexndm = (statistics.fmean(rot[k]) for k in ROWS)
+        pairs = zip(rot["dexndm"], rot["direct"], strict=True)
+        ratios = ", ".join(f"{d / max(b, 1e-9):.2f}" for d, b in pairs)
+        gap = (dexndm - direct) / (sim - direct) if sim != direct else float("nan")
+        lines.append(
+            f"| {profile} | {_mean_std(rot['sim'])} | {_mean_std(rot['direct'])} | "
+            f"{_mean_std(rot['dexndm'])} | "
+            f"{_mean_std(ttf['direct'])} | {_mean_std(ttf['dexndm'])} | {dexndm / max(direct, 1e-9):.2f}x | "
+            f"{gap:.0%} | {ratios} |"
+        )
+    save_table(args.out, lines)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
