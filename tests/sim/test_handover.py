@@ -87,3 +87,23 @@ def test_a_bad_handover_config_is_refused():
         HandoverConfig(close_steps=50, hold_steps=40)
     with pytest.raises(ValueError, match="16 joint"):
         HandoverConfig(open_pose=(0.0,) * 15)
+
+
+def test_keep_holding_holds_past_the_count_and_the_script_still_closes(open_cfg):
+    """Teleoperation's operator holds on until let_go: the object stays held long past
+    hold_steps, the scripted closing still ends after close_steps, and let_go releases."""
+    cfg = dataclasses.replace(open_cfg, num_envs=2)
+    env = RotationEnv(cfg)
+    env.autoreset = False
+    ho = cfg.handover
+    env.keep_holding(np.arange(1))
+    start = env.obj_pos.copy()
+    for step in range(ho.hold_steps + 20):
+        assert env.closing[0] == (step < ho.close_steps)
+        env.step(np.zeros((2, 16)))
+    assert env.in_handover.tolist() == [True, False]
+    assert np.linalg.norm(env.obj_pos[0] - start[0]) < 0.003
+    env.let_go(np.arange(1))
+    assert not env.in_handover.any() and not env.operator_holds.any()
+    env.reset()
+    assert env.in_handover.all() and not env.operator_holds.any()

@@ -203,6 +203,8 @@ class RotationEnv:
         # open-hand starts (HandoverConfig): control steps until the operator lets go (0: not
         # held), and the grasp targets the scripted closing teacher heads for
         self.handover_left = np.zeros(n, dtype=int)
+        # the operator holds on past the handover's own count, until let_go (teleoperation)
+        self.operator_holds = np.zeros(n, dtype=bool)
         self.grasp_targets = np.zeros((n, 16))
         self.open_pose = cfg.handover.open_joint_pos
         self.ep = {k: np.zeros(n) for k in ("rot_r", "rot_p", "rot", "reward", "goals")}
@@ -337,6 +339,7 @@ class RotationEnv:
         ho = cfg.handover
         from_open = rng.random(m) < ho.prob if ho.prob > 0 else np.zeros(m, dtype=bool)
         self.handover_left[env_ids] = np.where(from_open, ho.hold_steps, 0)
+        self.operator_holds[env_ids] = False
         hc = cfg.physics.hand
         one_group = len(self.groups) == 1
         for g, grp in enumerate(self.groups):
@@ -589,11 +592,17 @@ class RotationEnv:
         mask = np.zeros(self.num_envs, dtype=bool)
         mask[np.asarray(env_ids, dtype=int)] = True
         self.handover_left[mask] = 0
+        self.operator_holds[mask] = False
         self._release(mask)
 
     def keep_holding(self, env_ids: np.ndarray) -> None:
-        """The operator holds the object of ``env_ids`` (in an open-hand start) until :meth:`let_go`."""
-        self.handover_left[np.asarray(env_ids, dtype=int)] = np.iinfo(np.int64).max // 2
+        """The operator of ``env_ids`` (in an open-hand start) holds on until :meth:`let_go`.
+
+        The handover's clock runs as usual (the scripted closing still takes ``close_steps``);
+        it only stops one step short of the let-go.
+        """
+        ids = np.asarray(env_ids, dtype=int)
+        self.operator_holds[ids[self.handover_left[ids] > 0]] = True
 
     def _advance_handover(self) -> None:
         """Count a control step of every handover; the operator lets go of those that are done."""
@@ -601,6 +610,9 @@ class RotationEnv:
         if not held.any():
             return
         self.handover_left[held] -= 1
+        self.handover_left[held & self.operator_holds] = np.maximum(
+            self.handover_left[held & self.operator_holds], 1
+        )
         self._release(held & (self.handover_left == 0))
 
     def _release(self, mask: np.ndarray) -> None:
