@@ -199,7 +199,8 @@ class DemoCmd:
         from dexndm.demo import run_demo
 
         run_demo(self.config, self.out)
-        print(f"wrote {self.out}/summary.json, demo.png, side_by_side.mp4")
+        video = ", side_by_side.mp4" if self.config.video_steps > 0 else ""
+        print(f"wrote {self.out}/summary.json, demo.png{video}")
         return 0
 
 
