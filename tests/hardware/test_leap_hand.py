@@ -162,6 +162,17 @@ def test_hardware_error_at_connect_names_joint(emulator: DynamixelEmulator, make
     ("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
 )
 def test_signal_disables_torque_then_acts(emulator: DynamixelEmulator, make_config, signum, raised) -> None:
+    # a shell's background job (nohup, `&`) starts with SIGINT ignored, which LeapHand respects
+    # (next test); give the signal Python's usual handler so this test means the same everywhere
+    usual = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    saved = signal.signal(signum, usual)
+    try:
+        _check_signal_disables_torque(emulator, make_config, signum, raised)
+    finally:
+        signal.signal(signum, saved)
+
+
+def _check_signal_disables_torque(emulator: DynamixelEmulator, make_config, signum, raised) -> None:
     previous = signal.getsignal(signum)
     with pytest.raises(raised), LeapHand(make_config(emulator.port, install_signal_handlers=True)) as hand:
         assert signal.getsignal(signum) == hand._on_signal
@@ -171,3 +182,14 @@ def test_signal_disables_torque_then_acts(emulator: DynamixelEmulator, make_conf
         pytest.fail("signal handler did not raise")
     np.testing.assert_array_equal(emulator.registers("torque_enable"), 0)
     assert signal.getsignal(signum) is previous
+
+
+def test_ignored_signal_stays_ignored(emulator: DynamixelEmulator, make_config) -> None:
+    """Under nohup SIGINT is ignored on purpose: the hand must not take it over."""
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with LeapHand(make_config(emulator.port, install_signal_handlers=True)):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, saved)
