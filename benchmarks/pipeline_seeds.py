@@ -55,10 +55,10 @@ def main(args: Args) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for profile in args.profiles:
+        name = Path(profile).stem  # a profile file (--profiles my/hand.toml) is named by its stem
         per_seed = []
         for seed in args.seeds:
-            # a profile file (--profiles my/hand.toml) gets the folder of its stem
-            run_dir = args.out / Path(profile).stem / f"seed{seed}"
+            run_dir = args.out / name / f"seed{seed}"
             summary = run_dir / "summary.json"
             if not summary.exists():
                 t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def main(args: Args) -> None:
         ratios = ", ".join(f"{d / max(b, 1e-9):.2f}" for d, b in pairs)
         gap = (dexndm - direct) / (sim - direct) if sim != direct else float("nan")
         lines.append(
-            f"| {Path(profile).stem} | {_mean_std(rot['sim'])} | {_mean_std(rot['direct'])} | "
+            f"| {name} | {_mean_std(rot['sim'])} | {_mean_std(rot['direct'])} | "
             f"{_mean_std(rot['dexndm'])} | "
             f"{_mean_std(ttf['direct'])} | {_mean_std(ttf['dexndm'])} | {dexndm / max(direct, 1e-9):.2f}x | "
             f"{gap:.0%} | {ratios} |"

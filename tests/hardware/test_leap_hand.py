@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -165,31 +166,32 @@ def test_signal_disables_torque_then_acts(emulator: DynamixelEmulator, make_conf
     # a shell's background job (nohup, `&`) starts with SIGINT ignored, which LeapHand respects
     # (next test); give the signal Python's usual handler so this test means the same everywhere
     usual = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
-    saved = signal.signal(signum, usual)
-    try:
-        _check_signal_disables_torque(emulator, make_config, signum, raised)
-    finally:
-        signal.signal(signum, saved)
-
-
-def _check_signal_disables_torque(emulator: DynamixelEmulator, make_config, signum, raised) -> None:
-    previous = signal.getsignal(signum)
-    with pytest.raises(raised), LeapHand(make_config(emulator.port, install_signal_handlers=True)) as hand:
-        assert signal.getsignal(signum) == hand._on_signal
-        hand.read_state()
-        os.kill(os.getpid(), signum)
-        time.sleep(1.0)  # interrupted by the handler's exception
-        pytest.fail("signal handler did not raise")
-    np.testing.assert_array_equal(emulator.registers("torque_enable"), 0)
-    assert signal.getsignal(signum) is previous
+    with _signal_handled_by(signum, usual):
+        previous = signal.getsignal(signum)
+        config = make_config(emulator.port, install_signal_handlers=True)
+        with pytest.raises(raised), LeapHand(config) as hand:
+            assert signal.getsignal(signum) == hand._on_signal
+            hand.read_state()
+            os.kill(os.getpid(), signum)
+            time.sleep(1.0)  # interrupted by the handler's exception
+            pytest.fail("signal handler did not raise")
+        np.testing.assert_array_equal(emulator.registers("torque_enable"), 0)
+        assert signal.getsignal(signum) is previous
 
 
 def test_ignored_signal_stays_ignored(emulator: DynamixelEmulator, make_config) -> None:
     """Under nohup SIGINT is ignored on purpose: the hand must not take it over."""
-    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    with _signal_handled_by(signal.SIGINT, signal.SIG_IGN):
         with LeapHand(make_config(emulator.port, install_signal_handlers=True)):
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+@contextlib.contextmanager
+def _signal_handled_by(signum: int, handler):
+    """``handler`` for ``signum`` inside the block; the test runner's own handler after it."""
+    saved = signal.signal(signum, handler)
+    try:
+        yield
     finally:
-        signal.signal(signal.SIGINT, saved)
+        signal.signal(signum, saved)
