@@ -28,7 +28,10 @@ def gap_config(grasp_cache):
         cfg = GapExperimentConfig(
             env=env, reality=reality, train_episodes=48, eval_episodes=8, steps=60, num_envs=16,
             dynamics=DynamicsConfig(hidden=(32, 32)), pretrain=fit, finetune=fit,
-            residual=ResidualConfig(hidden=(64, 64)),
+            # these injected gaps (stiffness x0.35, 100 ms) lag the sim by 20-25 mrad; with the
+            # default 12 mrad bound the residual removed 14 % (stiffness) and 9 % (latency) of that,
+            # with 50 mrad 30 % and 9 %: the tests give the residual room for gaps this large
+            residual=ResidualConfig(hidden=(64, 64), max_correction=0.05),
             residual_fit=ResidualFitConfig(
                 steps=300, batch_size=64, lr=1e-3, horizon=5, eval_horizon=5, eval_every=100, progress=False
             ),

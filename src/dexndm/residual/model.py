@@ -9,9 +9,12 @@ mostly has to rescale. All three are standardised per dimension with statistics 
 data (buffers saved with the model), so the small target-position gaps are not drowned by the
 large absolute angles.
 
-Output. ``max_correction * tanh(y)`` per joint: bounded (the paper's learned corrections are
-0.004-0.012 rad; 0.05 rad leaves room), and the last layer starts at zero, so an untrained
-residual changes nothing and training starts from the base policy.
+Output. ``max_correction * tanh(y)`` per joint: bounded, and the last layer starts at zero, so an
+untrained residual changes nothing and training starts from the base policy. The default bound,
+0.012 rad, is the top of the paper's learned corrections (0.004-0.012 rad): with 0.05 the residual
+learned 25-34 mrad corrections and scored below the 12 mrad one on all three reality profiles,
+over three seeds each (docs/results.md, section 4b). A hand with a much larger actuator gap than
+a LEAP hand's may need more room (``--max-correction``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class ResidualConfig:
     hidden: tuple[int, ...] = (256, 256)
     """Hidden widths. Ours (the paper gives none)."""
     activation: str = "elu"
-    max_correction: float = 0.05
+    max_correction: float = 0.012
     """Largest correction per joint, rad."""
     structure: str = "whole"
     """``whole``: one MLP on the whole observation and target (:class:`ResidualPolicyNet`);
