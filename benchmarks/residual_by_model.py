@@ -1,0 +1,115 @@
+"""The residual through each dynamics model of a data-efficiency run, on the reality, over seeds.
+
+Takes the models ``benchmarks/ndm_data_efficiency.py`` fitted (``RUN/models/K_pretrain.pt`` and
+``K_finetune_N.pt``) and, per (model kind K, Chaos Box size N) and seed S, trains a residual
+through the fine-tuned model on the run's simulated episodes and scores it on the reality with
+the grasps of seed S; direct transfer (the base alone) is scored on the same grasps per seed.
+Both stages are the CLI commands a user runs (``dexndm train residual``, ``dexndm eval``), and
+a rerun with the same ``--out`` reuses every finished one.
+
+    .venv/bin/python benchmarks/residual_by_model.py --run out/ndm_data_efficiency_s9 \\
+        --models joint:1000 whole:1000 joint:200 joint:50 finger:1000 --out out/s10/res
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+
+@dataclass
+class Args:
+    run: Path = Path("out/ndm_data_efficiency")
+    """A finished ``benchmarks/ndm_data_efficiency.py`` output folder."""
+    models: tuple[str, ...] = ("joint:1000", "whole:1000")
+    """``KIND:EPISODES`` pairs: the fine-tuned models to train a residual through."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    reality: str = "default"
+    base: str = "checkpoints/generalist/generalist.pt"
+    residual_steps: int = 1500
+    episodes: int = 10
+    """Evaluation episodes per test shape (normal cylinders, palm up, +z)."""
+    sim_rot: float | None = None
+    """The base's Rot in the training sim on the same grasps, for the "gap closed" column."""
+    out: Path = Path("out/residual_by_model")
+
+
+def _cli() -> str:
+    return str(Path(sys.executable).with_name("dexndm"))
+
+
+def _evaluate(policy: str, args: Args, seed: int, out: Path) -> dict:
+    summary = out / Path(policy).stem / "summary.json"  # dexndm eval names the folder by the file
+    if not summary.exists():
+        subprocess.run([
+            _cli(), "eval", "--policy", policy, "--reality", args.reality, "--object", "normal_cylinder",
+            "--split", "test", "--wrist", "palm_up", "--axis", "+z", "--episodes", str(args.episodes),
+            "--seed", str(seed), "--out", str(out),
+        ], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return json.loads(summary.read_text())["overall"]
+
+
+def _residual(kind: str, size: str, args: Args, seed: int, out: Path) -> dict:
+    sidecar = out / "residual.pt.json"
+    if not sidecar.exists():
+        models = args.run / "models"
+        subprocess.run([
+            _cli(), "train", "residual", "--dynamics", str(models / f"{kind}_finetune_{size}.pt"),
+            "--sim-dynamics", str(models / f"{kind}_pretrain.pt"), "--sim-data", str(args.run / "sim"),
+            "--out", str(out), "--steps", str(args.residual_steps), "--eval-every", "300",
+            "--seed", str(seed), "--threads", "2", "--no-progress",
+        ], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return json.loads(sidecar.read_text())["extra"]["eval"]
+
+
+def _mean_std(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
+
+
+def main(args: Args) -> None:
+    direct = [_evaluate(args.base, args, s, args.out / "direct" / f"seed{s}") for s in args.seeds]
+    d_rot = [r["rot_mean"] for r in direct]
+    d_mean = statistics.fmean(d_rot)
+    d_ttf = _mean_std([20 * r["ttf_mean"] for r in direct])  # TTF is a fraction of the 20 s episode
+    lines = [
+        "| model | Chaos Box episodes | modelled gap closed | mean correction (mrad) | Rot (rad) | TTF (s) "
+        "| / direct | gap closed | per seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| direct transfer | - | - | - | {_mean_std(d_rot)} | {d_ttf} | 1.00x | - | - |",
+    ]
+    for spec in args.models:
+        kind, _, size = spec.partition(":")
+        if kind not in ("joint", "finger", "whole") or not size.isdigit():
+            raise ValueError(f"--models takes KIND:EPISODES with KIND joint, finger or whole; got {spec!r}")
+        fits, evals = [], []
+        for s in args.seeds:
+            folder = args.out / f"{kind}_{size}" / f"seed{s}"
+            fits.append(_residual(kind, size, args, s, folder / "residual"))
+            evals.append(_evaluate(str(folder / "residual" / "policy.onnx"), args, s, folder / "eval"))
+            print(f"{kind} {size} seed {s}: Rot {evals[-1]['rot_mean']:.3f}", flush=True)
+        rot = [r["rot_mean"] for r in evals]
+        closed = [100 * (1 - f["corrected_mae"] / f["uncorrected_mae"]) for f in fits]
+        corr = [1e3 * f["mean_abs_correction"] for f in fits]
+        mean = statistics.fmean(rot)
+        gap = "-" if args.sim_rot is None else f"{100 * (mean - d_mean) / (args.sim_rot - d_mean):.0f}%"
+        per_seed = ", ".join(f"{a / b:.2f}" for a, b in zip(rot, d_rot, strict=True))
+        lines.append(
+            f"| {kind} | {size} | {min(closed):.0f}-{max(closed):.0f}% | {min(corr):.1f}-{max(corr):.1f} "
+            f"| {_mean_std(rot)} | {_mean_std([20 * r['ttf_mean'] for r in evals])} "
+            f"| {mean / d_mean:.2f}x | {gap} | {per_seed} |"
+        )
+    text = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
