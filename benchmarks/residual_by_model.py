@@ -44,12 +44,15 @@ def _cli() -> str:
     return str(Path(sys.executable).with_name("dexndm"))
 
 
-def _evaluate(policy: str, args: Args, seed: int, out: Path) -> dict:
+def evaluate_palm_up(policy: str | Path, reality: str, episodes: int, seed: int, out: Path) -> dict:
+    """``dexndm eval`` of ``policy`` on test normal cylinders, palm up, +z, with the grasps of
+    ``seed`` (the evaluation of docs/results.md sections 4b-4c); its ``overall`` summary. Reuses
+    a finished one in ``out``."""
     summary = out / Path(policy).stem / "summary.json"  # dexndm eval names the folder by the file
     if not summary.exists():
         subprocess.run([
-            _cli(), "eval", "--policy", policy, "--reality", args.reality, "--object", "normal_cylinder",
-            "--split", "test", "--wrist", "palm_up", "--axis", "+z", "--episodes", str(args.episodes),
+            _cli(), "eval", "--policy", str(policy), "--reality", reality, "--object", "normal_cylinder",
+            "--split", "test", "--wrist", "palm_up", "--axis", "+z", "--episodes", str(episodes),
             "--seed", str(seed), "--out", str(out),
         ], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return json.loads(summary.read_text())["overall"]
@@ -74,7 +77,10 @@ def _mean_std(values: list[float]) -> str:
 
 
 def main(args: Args) -> None:
-    direct = [_evaluate(args.base, args, s, args.out / "direct" / f"seed{s}") for s in args.seeds]
+    direct = [
+        evaluate_palm_up(args.base, args.reality, args.episodes, s, args.out / "direct" / f"seed{s}")
+        for s in args.seeds
+    ]
     d_rot = [r["rot_mean"] for r in direct]
     d_mean = statistics.fmean(d_rot)
     d_ttf = _mean_std([20 * r["ttf_mean"] for r in direct])  # TTF is a fraction of the 20 s episode
@@ -92,7 +98,8 @@ def main(args: Args) -> None:
         for s in args.seeds:
             folder = args.out / f"{kind}_{size}" / f"seed{s}"
             fits.append(_residual(kind, size, args, s, folder / "residual"))
-            evals.append(_evaluate(str(folder / "residual" / "policy.onnx"), args, s, folder / "eval"))
+            policy = folder / "residual" / "policy.onnx"
+            evals.append(evaluate_palm_up(policy, args.reality, args.episodes, s, folder / "eval"))
             print(f"{kind} {size} seed {s}: Rot {evals[-1]['rot_mean']:.3f}", flush=True)
         rot = [r["rot_mean"] for r in evals]
         closed = [100 * (1 - f["corrected_mae"] / f["uncorrected_mae"]) for f in fits]

@@ -1,0 +1,93 @@
+"""Control for the residual's measured gain: base + a constant joint-target offset that knows nothing.
+
+Each control is the base policy with a fixed offset of ``--offset-mrad`` on every joint, the signs
+drawn at random (one draw per ``--draws`` seed), exported through the same base + residual ONNX
+path as a trained residual (:class:`dexndm.residual.export.BasePlusResidual`; a residual net
+whose last layer has zero weights outputs ``max_correction * tanh(bias)`` whatever it sees) and
+scored with ``dexndm eval`` on the reality with the grasps of each ``--seeds`` seed, the
+evaluation every residual of docs/results.md sections 4b-4c had. If such offsets move Rot as
+much as a trained residual, the residual's gain is not evidence that it learned the reality.
+
+    .venv/bin/python benchmarks/residual_controls.py --reality default --out out/residual_controls
+
+A rerun with the same ``--out`` reuses every finished evaluation.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import tyro
+
+# the sibling script: running a benchmark puts benchmarks/ on sys.path
+from residual_by_model import evaluate_palm_up
+
+
+@dataclass
+class Args:
+    base: str = "checkpoints/generalist/generalist.pt"
+    reality: str = "default"
+    offset_mrad: float = 8.0
+    """Size of the offset on every joint (a trained 12 mrad residual's mean |correction| is ~10)."""
+    draws: tuple[int, ...] = (10, 11, 12)
+    """One control per draw: the random generator seed of its signs."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    episodes: int = 10
+    """Evaluation episodes per test shape (normal cylinders, palm up, +z)."""
+    out: Path = Path("out/residual_controls")
+
+
+def constant_offset_policy(args: Args, draw: int, path: Path) -> list[float]:
+    """Export base + a constant offset (random signs from ``draw``) to ``path``; returns the offset (rad)."""
+    from dexndm.eval.policies import load_policy
+    from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
+    from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
+
+    bound = ResidualConfig().max_correction
+    offset = np.random.default_rng(draw).choice([-1.0, 1.0], 16) * args.offset_mrad * 1e-3
+    if not np.all(np.abs(offset) < bound):
+        raise ValueError(f"--offset-mrad must stay below the residual's bound, {1e3 * bound:g} mrad")
+    if not path.exists():
+        net = ResidualPolicyNet(ResidualConfig())
+        with torch.no_grad():  # the head's weights start at zero: the output is bound * tanh(bias)
+            net.head.bias.copy_(torch.as_tensor(np.arctanh(offset / bound), dtype=torch.float32))
+        base = base_torch_module(load_policy(args.base))
+        export_onnx(
+            BasePlusResidual(base, net.eval()), path, net.config.history,
+            sources={"control": f"constant offset, signs from draw {draw}", "offset_rad": offset.tolist()},
+        )  # fmt: skip
+    return offset.tolist()
+
+
+def main(args: Args) -> None:
+    def rot(policy: str | Path, seed: int, out: Path) -> float:
+        return evaluate_palm_up(policy, args.reality, args.episodes, seed, out)["rot_mean"]
+
+    direct = [rot(args.base, s, args.out / "direct" / f"seed{s}") for s in args.seeds]
+    d_mean = statistics.fmean(direct)
+    lines = [
+        f"| policy ({args.reality}) | Rot per seed (rad) | Rot (rad) | / direct |",
+        "|---|---|---|---|",
+        f"| direct transfer | {', '.join(f'{r:.3f}' for r in direct)} | {d_mean:.2f} | 1.00x |",
+    ]
+    for draw in args.draws:
+        folder = args.out / f"offset_draw{draw}"
+        offset = constant_offset_policy(args, draw, folder / "policy.onnx")
+        rots = [rot(folder / "policy.onnx", s, folder / f"seed{s}") for s in args.seeds]
+        signs = "".join("+" if o > 0 else "-" for o in offset)
+        lines.append(
+            f"| constant {args.offset_mrad:g} mrad, signs {signs} | {', '.join(f'{r:.3f}' for r in rots)} "
+            f"| {statistics.fmean(rots):.2f} | {statistics.fmean(rots) / d_mean:.2f}x |"
+        )
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    (args.out / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
