@@ -223,6 +223,52 @@ def progress_bar(enabled: bool) -> Progress:
     )
 
 
+class IntervalMeter:
+    """What a training loop reports at each evaluation: the mean loss since the last one and the
+    sample rate. The loss is summed on the device and read back only here: a ``.item()`` per step
+    would stall a GPU every step."""
+
+    def __init__(self, device: torch.device, batch_size: int, step: int) -> None:
+        self.device, self.batch_size = device, batch_size
+        self.loss_sum, self.count = torch.zeros((), device=device), 0
+        self.restart_clock(step)
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.loss_sum += loss.detach()
+        self.count += 1
+
+    def restart_clock(self, step: int) -> None:
+        """Start the rate's interval at ``step`` (after an evaluation, so it does not count)."""
+        self.tick, self.tick_step = time.perf_counter(), step
+
+    def flush(self, step: int, lr: float, writer: Any) -> tuple[float, float]:
+        """Mean loss and samples/s since the last flush, logged under train/ and perf/ when
+        ``writer`` is given; the loss sum starts over."""
+        mean_loss = self.loss_sum.item() / max(self.count, 1)
+        rate = (step - self.tick_step) * self.batch_size / max(time.perf_counter() - self.tick, 1e-9)
+        if writer is not None:
+            writer.add_scalar("train/loss", mean_loss, step)
+            writer.add_scalar("train/lr", lr, step)
+            writer.add_scalar("perf/samples_per_s", rate, step)
+        self.loss_sum, self.count = torch.zeros((), device=self.device), 0
+        return mean_loss, rate
+
+
+def gradient_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, lr: float, grad_clip_norm: float | None
+) -> None:
+    """One optimiser step on ``loss`` at learning rate ``lr``, gradients clipped to
+    ``grad_clip_norm`` (over the optimiser's parameters) when given."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip_norm is not None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, grad_clip_norm)
+    optimizer.step()
+
+
 class _Run:
     """The mutable state of one fit, checkpointable as a dict of builtins and tensors."""
 
@@ -344,10 +390,7 @@ def fit_dynamics(
     if run.step == 0:
         eval_mrad = 1e3 * evaluate(math.nan)
     model.train()
-    # The loss is summed on the device and read back only at evaluations: a .item() per step
-    # would stall a GPU every step.
-    loss_sum, loss_count = torch.zeros((), device=device), 0
-    tick, tick_step = time.perf_counter(), run.step
+    meter = IntervalMeter(device, cfg.batch_size, run.step)
     progress = progress_bar(cfg.progress)
     try:
         with progress:
@@ -361,33 +404,20 @@ def fit_dynamics(
             )
             while run.step < total_steps:
                 lr = scheduled_lr(cfg.lr, cfg.lr_schedule, cfg.min_lr_fraction, run.step, total_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
                 index = torch.randint(len(train), (cfg.batch_size,), generator=run.sampler)
                 batch = train.gather(index).to(device)
                 loss = rollout_loss(model, batch.q_hist, batch.a_seq, batch.q_future)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
-                optimizer.step()
+                gradient_step(loss, optimizer, lr, cfg.grad_clip_norm)
                 run.step += 1
-                loss_sum += loss.detach()
-                loss_count += 1
+                meter.add(loss)
 
                 is_last = run.step == total_steps
                 if run.step % cfg.eval_every == 0 or is_last:
-                    mean_loss = loss_sum.item() / loss_count
-                    rate = (run.step - tick_step) * cfg.batch_size / max(time.perf_counter() - tick, 1e-9)
+                    mean_loss, rate = meter.flush(run.step, lr, writer)
                     eval_mrad = 1e3 * evaluate(mean_loss)
                     model.train()
-                    if writer is not None:
-                        writer.add_scalar("train/loss", mean_loss, run.step)
-                        writer.add_scalar("train/lr", lr, run.step)
-                        writer.add_scalar("perf/samples_per_s", rate, run.step)
                     progress.update(task, rate=rate, loss=mean_loss, eval_mrad=eval_mrad)
-                    loss_sum, loss_count = torch.zeros((), device=device), 0
-                    tick, tick_step = time.perf_counter(), run.step
+                    meter.restart_clock(run.step)
                 if last_path is not None and (run.step % cfg.checkpoint_every == 0 or is_last):
                     atomic_torch_save(run.state(cfg, signature), last_path)
                 progress.update(task, completed=run.step)

@@ -11,7 +11,6 @@ Files under ``log_dir``: ``best.pt`` (+ ``.json``), ``checkpoints/last.pt`` (res
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +19,14 @@ import torch
 
 from dexndm.dynamics.checkpoint import atomic_torch_save, check_format
 from dexndm.dynamics.models import DynamicsModel
-from dexndm.dynamics.train import check_same_run, progress_bar, scheduled_lr, summary_writer
+from dexndm.dynamics.train import (
+    IntervalMeter,
+    check_same_run,
+    gradient_step,
+    progress_bar,
+    scheduled_lr,
+    summary_writer,
+)
 from dexndm.residual.checkpoint import check_residual_payload, residual_payload, save_residual
 from dexndm.residual.model import ResidualPolicyNet
 from dexndm.residual.rollout import (
@@ -203,8 +209,7 @@ def fit_residual(
     if state["step"] == 0:
         eval_mrad = 1e3 * evaluate(math.nan).corrected_mae
     residual.train()
-    loss_sum, loss_count = torch.zeros((), device=device), 0
-    tick, tick_step = time.perf_counter(), state["step"]
+    meter = IntervalMeter(device, cfg.batch_size, state["step"])
     progress = progress_bar(cfg.progress)
     max_corr = residual.config.max_correction
     try:
@@ -219,8 +224,6 @@ def fit_residual(
             )
             while state["step"] < cfg.steps:
                 lr = scheduled_lr(cfg.lr, cfg.lr_schedule, cfg.min_lr_fraction, state["step"], cfg.steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
                 index = torch.randint(len(train), (cfg.batch_size,), generator=sampler)
                 batch, obs = train.gather(index)
                 batch, obs = batch.to(device), obs.to(device)
@@ -228,27 +231,16 @@ def fit_residual(
                 target = graph.reference_positions(batch)
                 tracking = (((pred - target) / dynamics.delta_std) ** 2).mean()
                 loss = tracking + cfg.correction_weight * ((corr / max_corr) ** 2).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(residual.parameters(), cfg.grad_clip_norm)
-                optimizer.step()
+                gradient_step(loss, optimizer, lr, cfg.grad_clip_norm)
                 state["step"] += 1
-                loss_sum += loss.detach()
-                loss_count += 1
+                meter.add(loss)
                 step, is_last = state["step"], state["step"] == cfg.steps
                 if step % cfg.eval_every == 0 or is_last:
-                    mean_loss = loss_sum.item() / loss_count
-                    rate = (step - tick_step) * cfg.batch_size / max(time.perf_counter() - tick, 1e-9)
+                    mean_loss, rate = meter.flush(step, lr, writer)
                     eval_mrad = 1e3 * evaluate(mean_loss).corrected_mae
                     residual.train()
-                    if writer is not None:
-                        writer.add_scalar("train/loss", mean_loss, step)
-                        writer.add_scalar("train/lr", lr, step)
-                        writer.add_scalar("perf/samples_per_s", rate, step)
                     progress.update(task, rate=rate, loss=mean_loss, eval_mrad=eval_mrad)
-                    loss_sum, loss_count = torch.zeros((), device=device), 0
-                    tick, tick_step = time.perf_counter(), step
+                    meter.restart_clock(step)
                 if last_path is not None and (step % cfg.checkpoint_every == 0 or is_last):
                     atomic_torch_save(run.checkpoint(cfg, signature), last_path)
                 progress.update(task, completed=step)
