@@ -44,11 +44,12 @@ class Args:
 def constant_offset_policy(args: Args, draw: int, path: Path) -> list[float]:
     """Export base + a constant offset (random signs from ``draw``) to ``path``; returns the offset (rad)."""
     from dexndm.eval.policies import load_policy
+    from dexndm.hand.constants import NUM_JOINTS
     from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
     from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
 
     bound = ResidualConfig().max_correction
-    offset = np.random.default_rng(draw).choice([-1.0, 1.0], 16) * args.offset_mrad * 1e-3
+    offset = np.random.default_rng(draw).choice([-1.0, 1.0], NUM_JOINTS) * args.offset_mrad * 1e-3
     if not np.all(np.abs(offset) < bound):
         raise ValueError(f"--offset-mrad must stay below the residual's bound, {1e3 * bound:g} mrad")
     if not path.exists():
