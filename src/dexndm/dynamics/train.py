@@ -269,6 +269,69 @@ def gradient_step(
     optimizer.step()
 
 
+@dataclass(frozen=True)
+class TrainStateFormat:
+    """How one trainer's resumable state is labelled and when resuming from it is refused."""
+
+    name: str
+    version: int
+    what: str
+    """Named in errors, e.g. "dynamics training checkpoint"."""
+    fresh_start: str
+    """Where a run with other settings should go instead, e.g. "a new log_dir"."""
+    must_match: tuple[str, ...]
+    """Fit-config keys that may not change on resume."""
+
+
+def pack_train_state(
+    fmt: TrainStateFormat,
+    optimizer: torch.optim.Optimizer,
+    sampler: torch.Generator,
+    fit_config: dict[str, Any],
+    signature: Any,
+    **loop_state: Any,
+) -> dict[str, Any]:
+    """A training state to checkpoint: the trainer's own ``loop_state`` (network payload, step,
+    best-so-far) plus what every trainer resumes alike (optimiser, batch sampler, settings, data)."""
+    return {
+        "format": fmt.name,
+        "format_version": fmt.version,
+        **loop_state,
+        "optimizer": optimizer.state_dict(),
+        "sampler_rng": sampler.get_state(),
+        "fit_config": fit_config,
+        "data": signature,
+    }
+
+
+def unpack_train_state(
+    path: Path,
+    fmt: TrainStateFormat,
+    optimizer: torch.optim.Optimizer,
+    sampler: torch.Generator,
+    fit_config: dict[str, Any],
+    signature: Any,
+    check_network: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Read a state :func:`pack_train_state` wrote, refuse it if it is of another format, version,
+    network (``check_network`` raises) or run, restore the optimiser and sampler, and return it
+    for the trainer to restore its own loop state."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    check_format(
+        saved, str(path), fmt.name, fmt.version, fmt.what, f"start {fmt.fresh_start} or pass resume=False"
+    )
+    check_network(saved)
+    check_same_run(path, saved, fit_config, fmt.must_match, signature, fmt.fresh_start)
+    optimizer.load_state_dict(saved["optimizer"])
+    sampler.set_state(saved["sampler_rng"])
+    return saved
+
+
+_TRAIN_STATE = TrainStateFormat(
+    TRAIN_STATE_FORMAT, FORMAT_VERSION, "dynamics training checkpoint", "a new log_dir", _RESUME_MUST_MATCH
+)
+
+
 class _Run:
     """The mutable state of one fit, checkpointable as a dict of builtins and tensors."""
 
@@ -283,30 +346,22 @@ class _Run:
         self.history: list[dict[str, float]] = []
 
     def state(self, cfg: FitConfig, data_signature: dict[str, int]) -> dict[str, Any]:
-        return {
-            "format": TRAIN_STATE_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model": model_payload(self.model),
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            "sampler_rng": self.sampler.get_state(),
-            "best": {"eval_mae": self.best_mae, "step": self.best_step, "model_state": self.best_state},
-            "history": self.history,
-            "fit_config": asdict(cfg),
-            "data": data_signature,
-        }
+        return pack_train_state(
+            _TRAIN_STATE, self.optimizer, self.sampler, asdict(cfg), data_signature,
+            model=model_payload(self.model),
+            step=self.step,
+            best={"eval_mae": self.best_mae, "step": self.best_step, "model_state": self.best_state},
+            history=self.history,
+        )  # fmt: skip
 
     def restore(self, path: Path, cfg: FitConfig, data_signature: dict[str, int]) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        check_format(
-            state, str(path), TRAIN_STATE_FORMAT, FORMAT_VERSION, "dynamics training checkpoint",
-            "start a new log_dir or pass resume=False",
-        )  # fmt: skip
-        check_payload(state["model"], str(path), expected_config=self.model.config)
-        check_same_run(path, state, asdict(cfg), _RESUME_MUST_MATCH, data_signature, "a new log_dir")
+        def check_network(saved: dict[str, Any]) -> None:
+            check_payload(saved["model"], str(path), expected_config=self.model.config)
+
+        state = unpack_train_state(
+            path, _TRAIN_STATE, self.optimizer, self.sampler, asdict(cfg), data_signature, check_network
+        )
         self.model.load_state_dict(state["model"]["model_state"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler.set_state(state["sampler_rng"])
         self.step = int(state["step"])
         self.best_mae = float(state["best"]["eval_mae"])
         self.best_step = int(state["best"]["step"])

@@ -17,15 +17,17 @@ from typing import Any, Literal
 
 import torch
 
-from dexndm.dynamics.checkpoint import atomic_torch_save, check_format
+from dexndm.dynamics.checkpoint import atomic_torch_save
 from dexndm.dynamics.models import DynamicsModel
 from dexndm.dynamics.train import (
     IntervalMeter,
-    check_same_run,
+    TrainStateFormat,
     gradient_step,
+    pack_train_state,
     progress_bar,
     scheduled_lr,
     summary_writer,
+    unpack_train_state,
 )
 from dexndm.residual.checkpoint import check_residual_payload, residual_payload, save_residual
 from dexndm.residual.model import ResidualPolicyNet
@@ -260,6 +262,12 @@ def fit_residual(
     )
 
 
+_TRAIN_STATE = TrainStateFormat(
+    TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION, "residual training checkpoint", "a new output directory",
+    _RESUME_MUST_MATCH,
+)  # fmt: skip
+
+
 @dataclass
 class _Run:
     """What a resumable fit carries: the network, optimiser, batch sampler and loop state."""
@@ -270,26 +278,17 @@ class _Run:
     state: dict[str, Any]
 
     def checkpoint(self, cfg: ResidualFitConfig, signature: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "format": TRAIN_STATE_FORMAT,
-            "format_version": TRAIN_STATE_VERSION,
-            "residual": residual_payload(self.residual),
-            "optimizer": self.optimizer.state_dict(),
-            "sampler_rng": self.sampler.get_state(),
-            "state": self.state,
-            "fit_config": asdict(cfg),
-            "data": signature,
-        }
+        return pack_train_state(
+            _TRAIN_STATE, self.optimizer, self.sampler, asdict(cfg), signature,
+            residual=residual_payload(self.residual), state=self.state,
+        )  # fmt: skip
 
     def restore(self, path: Path, cfg: ResidualFitConfig, signature: dict[str, Any]) -> None:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        check_format(
-            saved, str(path), TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION, "residual training checkpoint",
-            "start a new output directory or pass resume=False",
-        )  # fmt: skip
-        check_residual_payload(saved["residual"], str(path), expected_config=self.residual.config)
-        check_same_run(path, saved, asdict(cfg), _RESUME_MUST_MATCH, signature, "a new output directory")
+        def check_network(saved: dict[str, Any]) -> None:
+            check_residual_payload(saved["residual"], str(path), expected_config=self.residual.config)
+
+        saved = unpack_train_state(
+            path, _TRAIN_STATE, self.optimizer, self.sampler, asdict(cfg), signature, check_network
+        )
         self.residual.load_state_dict(saved["residual"]["residual_state"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.sampler.set_state(saved["sampler_rng"])
         self.state.update(saved["state"])
