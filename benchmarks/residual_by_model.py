@@ -33,6 +33,9 @@ class Args:
     reality: str = "default"
     base: str = "checkpoints/generalist/generalist.pt"
     residual_steps: int = 1500
+    max_correction: float = 0.012
+    """The residual's correction bound, rad (``dexndm train residual --max-correction``)."""
+    threads: int = 2
     episodes: int = 10
     """Evaluation episodes per test shape (normal cylinders, palm up, +z)."""
     sim_rot: float | None = None
@@ -66,7 +69,8 @@ def _residual(kind: str, size: str, args: Args, seed: int, out: Path) -> dict:
             _cli(), "train", "residual", "--dynamics", str(models / f"{kind}_finetune_{size}.pt"),
             "--sim-dynamics", str(models / f"{kind}_pretrain.pt"), "--sim-data", str(args.run / "sim"),
             "--out", str(out), "--steps", str(args.residual_steps), "--eval-every", "300",
-            "--seed", str(seed), "--threads", "2", "--no-progress",
+            "--seed", str(seed), "--threads", str(args.threads), "--no-progress",
+            "--max-correction", str(args.max_correction),
         ], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return json.loads(sidecar.read_text())["extra"]["eval"]
 
