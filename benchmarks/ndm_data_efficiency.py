@@ -85,6 +85,21 @@ def record_task_episodes(args: Args) -> dict[str, np.ndarray]:
     if path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
+    # other grasp draws than an evaluation with this seed; hand seeds seed + 1 + e
+    out = record_task_segments(args, args.task_episodes, args.seed + 1, args.seed + 1)
+    np.savez(path, **out)
+    return out
+
+
+def record_task_segments(
+    args: Args, episodes: int, draw_seed: int, first_hand_seed: int, log_every: int = 1
+) -> dict[str, np.ndarray]:
+    """The base policy turning ``args.objects`` (test split) on ``args.reality``, ``episodes``
+    times, cut into ``args.segment``-step pieces: ``{joint_pos, joint_targets}`` ``(S, segment, 16)``.
+
+    Grasps are drawn from the seed-``args.seed`` grasp cache with ``draw_seed``; episode ``e``
+    runs on a hand seeded ``first_hand_seed + e``.
+    """
     from dexndm.eval.cells import make_cells
     from dexndm.eval.policies import load_policy
     from dexndm.eval.reality_eval import run_reality_episode
@@ -96,9 +111,9 @@ def record_task_episodes(args: Args) -> dict[str, np.ndarray]:
 
     policy = load_policy(args.base)
     cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="test")
-    rng = np.random.default_rng(args.seed + 1)  # other grasps than an evaluation with this seed
+    rng = np.random.default_rng(draw_seed)
     qs, targets = [], []
-    for e in range(args.task_episodes):
+    for e in range(episodes):
         cell = cells[e % len(cells)]
         obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
         grasps = cached_grasps(obj, wrist, GraspConfig(), PhysicsConfig(), seed=args.seed)
@@ -110,7 +125,7 @@ def record_task_episodes(args: Args) -> dict[str, np.ndarray]:
             q_ep.append(hand.read_state().joint_pos.copy())
             a_ep.append(hand.safety.last_targets.copy())
 
-        with SimulatedReality(args.reality, wrist=wrist, obj=obj, seed=args.seed + 1 + e) as hand:
+        with SimulatedReality(args.reality, wrist=wrist, obj=obj, seed=first_hand_seed + e) as hand:
             run_reality_episode(
                 policy, hand, grasps, int(rng.integers(len(grasps))), parse_axis(cell.axis), cell=cell,
                 on_step=record,
@@ -121,12 +136,11 @@ def record_task_episodes(args: Args) -> dict[str, np.ndarray]:
         for s in range(0, len(q) - args.segment + 1, args.segment):
             qs.append(q[s : s + args.segment])
             targets.append(a[s : s + args.segment])
-        print(f"task episode {e}: {cell.object}, {len(q)} steps", flush=True)
+        if (e + 1) % log_every == 0:
+            print(f"task episode {e + 1}/{episodes}: {cell.object}, {len(q)} steps", flush=True)
     if not qs:
         raise RuntimeError(f"no task episode lasted {args.segment} steps: the base policy drops the object")
-    out = {"joint_pos": np.stack(qs), "joint_targets": np.stack(targets)}
-    np.savez(path, **out)
-    return out
+    return {"joint_pos": np.stack(qs), "joint_targets": np.stack(targets)}
 
 
 def _fit_on_store(args: Args, model, root: Path, indices, steps: int, lr: float) -> int:
