@@ -144,9 +144,14 @@ def record_task_segments(
 
 
 def _fit_on_store(args: Args, model, root: Path, indices, steps: int, lr: float) -> int:
-    """Fit ``model`` in place on the store's episodes (9:1 split, best eval kept, as
-    ``dexndm train dynamics`` does); returns the step of the kept weights."""
+    """Fit ``model`` in place on the store's episodes; see :func:`fit_on_arrays`."""
     arrays = load_episode_arrays(root, indices=indices, min_steps=args.window + 11)
+    return fit_on_arrays(args, model, arrays, steps, lr)
+
+
+def fit_on_arrays(args: Args, model, arrays: dict[str, np.ndarray], steps: int, lr: float) -> int:
+    """Fit ``model`` in place on ``{joint_pos, joint_targets}`` episodes (9:1 split, best eval
+    kept, as ``dexndm train dynamics`` does); returns the step of the kept weights."""
     train, evaluation = split_windows(
         arrays["joint_pos"], arrays["joint_targets"], args.window, 1, 0.1, args.seed
     )

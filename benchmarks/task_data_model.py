@@ -16,7 +16,7 @@ run (its ``sim/``, ``models/joint_pretrain.pt`` and held-out ``task_episodes.npz
 A real hand would need a person to reset the object after every drop to record such data.
 
     .venv/bin/python benchmarks/task_data_model.py --run out/de_soft \\
-        --reality benchmarks/profiles/soft.toml --episodes 200 --out out/task_soft
+        --reality benchmarks/profiles/soft.toml --episodes 400 --out out/task_soft
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ import tyro
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ndm_data_efficiency as de  # noqa: E402
 
-from dexndm.dynamics import EpisodeWindows, FitConfig, fit_dynamics, open_loop_error, split_windows  # noqa: E402
+from dexndm.dynamics import EpisodeWindows, open_loop_error  # noqa: E402
 from dexndm.dynamics.checkpoint import load_dynamics, save_dynamics  # noqa: E402
-from dexndm.dynamics.models import DynamicsConfig, build_dynamics  # noqa: E402
 
 
 @dataclass
@@ -59,15 +58,12 @@ class Args:
     out: Path = Path("out/task_data_model")
 
 
-def task_training_segments(args: Args) -> dict[str, np.ndarray]:
+def task_training_segments(args: Args, run: de.Args) -> dict[str, np.ndarray]:
     """(1): ``{joint_pos, joint_targets}`` ``(S, segment, 16)``; reuses ``OUT/task_train.npz``."""
     path = args.out / "task_train.npz"
     if path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
-    run = de.Args(
-        base=args.base, reality=args.reality, segment=args.segment, seed=args.seed, out=args.run
-    )  # fmt: skip
     out = de.record_task_segments(run, args.episodes, args.first_seed, args.first_seed, log_every=20)
     args.out.mkdir(parents=True, exist_ok=True)
     np.savez(path, **out)
@@ -77,41 +73,44 @@ def task_training_segments(args: Args) -> dict[str, np.ndarray]:
 def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    train = task_training_segments(args)
+    # OUT as a data-efficiency run of its own: the sim episodes and pre-trained model of --run
+    run = de.Args(
+        base=args.base, reality=args.reality, segment=args.segment, window=args.window,
+        hidden=args.hidden, seed=args.seed, threads=args.threads, out=args.out,
+    )  # fmt: skip
+    train = task_training_segments(args, run)
     models = args.out / "models"
     models.mkdir(parents=True, exist_ok=True)
     for name in ("joint_pretrain.pt", "joint_pretrain.pt.json"):
-        shutil.copy2(args.run / "models" / name, models / name)
+        if not (models / name).exists():
+            shutil.copy2(args.run / "models" / name, models / name)
     sim = args.out / "sim"
     if not sim.exists():
         sim.symlink_to((args.run / "sim").resolve(), target_is_directory=True)
-    config = build_dynamics(
-        DynamicsConfig(kind="joint", window=args.window, hidden=tuple(args.hidden))
-    ).config
-    start = load_dynamics(models / "joint_pretrain.pt", expected_config=config)
+    start = de.pretrained(run, "joint")  # loads the copy
     size = len(train["joint_pos"])
     path = models / f"joint_finetune_{size}.pt"
     if path.exists():
-        model = load_dynamics(path, expected_config=config)
+        model = load_dynamics(path, expected_config=start.config)
     else:
         model = copy.deepcopy(start)
-        fit_train, fit_eval = split_windows(
-            train["joint_pos"], train["joint_targets"], args.window, 1, 0.1, args.seed
-        )
-        steps = args.finetune_steps
-        fit = FitConfig(steps=steps, lr=3e-4, eval_every=max(steps // 10, 1), seed=args.seed)
-        best = fit_dynamics(model, fit_train, fit_eval, fit).best_step
+        best = de.fit_on_arrays(run, model, train, args.finetune_steps, 3e-4)
         save_dynamics(
             path, model, extra={"stage": "finetune", "data": "task", "segments": size, "best_step": best}
         )
     with np.load(args.run / "task_episodes.npz") as z:
         held = EpisodeWindows.from_arrays(z["joint_pos"], z["joint_targets"], args.window)
-    rows = {}
-    for label, m in (("sim only", start), (f"task data, {size} segments", model)):
-        err = open_loop_error(m, held, 10)
+    errors = {"sim only": open_loop_error(start, held, 10)}
+    errors[f"task data, {size} segments"] = open_loop_error(model, held, 10)
+    hold = errors["sim only"]
+    rows = {
+        "hold (nothing moves)": {
+            "one_step_mrad": 1e3 * hold.hold_one_step,
+            "ten_step_mrad": 1e3 * hold.hold_final,
+        }
+    }
+    for label, err in errors.items():
         rows[label] = {"one_step_mrad": 1e3 * err.one_step, "ten_step_mrad": 1e3 * err.final}
-        hold = {"one_step_mrad": 1e3 * err.hold_one_step, "ten_step_mrad": 1e3 * err.hold_final}
-    rows = {"hold (nothing moves)": hold, **rows}
     (args.out / "results.json").write_text(json.dumps({"args": repr(args), "rows": rows}, indent=2))
     for label, r in rows.items():
         print(f"{label:>28}: 1-step {r['one_step_mrad']:.2f} mrad, 10-step {r['ten_step_mrad']:.2f} mrad")
