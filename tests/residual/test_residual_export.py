@@ -9,6 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from dexndm.data.atomic import sha256_file
 from dexndm.hand import constants as C
 from dexndm.residual.deploy import TargetChainPolicy, residual_policy
 from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
@@ -78,6 +79,25 @@ def test_sidecar_says_what_deployment_needs(exported):
     assert side["action_scale_rad"] == pytest.approx(1 / 24) and side["control_dt_s"] == pytest.approx(0.05)
     assert side["max_correction_rad"] == 0.05 and side["check"]["max_abs_difference_rad"] <= 1e-5
     assert side["sources"] == {"base_policy": "test"} and len(side["artifact"]["sha256"]) == 64
+
+
+def test_sidecar_hash_is_the_written_graph(exported):
+    _, _, path = exported
+    side = json.loads(path.with_name("policy.onnx.json").read_text())
+    assert side["artifact"] == {
+        "file": "policy.onnx", "sha256": sha256_file(path), "bytes": path.stat().st_size,
+    }  # fmt: skip
+
+
+def test_a_failed_export_writes_neither_file(tmp_path):
+    class Unrecordable(torch.nn.Module):  # a correction whose bound the sidecar cannot state
+        def forward(self, proprio, base_targets):
+            return torch.zeros_like(base_targets)
+
+    path = tmp_path / "policy.onnx"
+    with pytest.raises(AttributeError):
+        export_onnx(BasePlusResidual(MLPBase().torch_module, Unrecordable()), path, 10)
+    assert list(tmp_path.iterdir()) == []  # no graph without the sidecar that makes it loadable
 
 
 def test_onnx_and_torch_runners_act_alike(exported):

@@ -22,6 +22,7 @@ relative actions ``(N, 16)`` (clipped to [-1, 1] in the graph).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
@@ -35,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from dexndm.data.artifacts import json_default, provenance
-from dexndm.data.atomic import atomic_write_bytes, atomic_write_text, sha256_file
+from dexndm.data.atomic import atomic_write_bytes, atomic_write_text
 from dexndm.hand import constants as C
 from dexndm.residual.model import ResidualPolicyNet
 
@@ -178,17 +179,18 @@ def export_onnx(
             f"ONNX export check failed: onnxruntime differs from torch by {diff:.3g} rad "
             f"(tolerance {EXPORT_TOLERANCE}); nothing was written to {path}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data)
+    # Everything the sidecar says is settled before either file is written, so a failure here
+    # cannot leave a graph without the sidecar that makes it loadable as ours.
     max_corr = None if module.residual is None else module.residual.config.max_correction
     sidecar = {
         **deployment_info(history, max_corr),
-        "artifact": {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size},
+        "artifact": {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
         "check": {"inputs": len(proprio), "max_abs_difference_rad": diff},
         "sources": sources or {},
         "provenance": provenance(command if command is not None else sys.argv, {}),
     }
-    atomic_write_text(
-        path.with_name(path.name + ".json"), json.dumps(sidecar, indent=2, default=json_default) + "\n"
-    )
+    text = json.dumps(sidecar, indent=2, default=json_default) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+    atomic_write_text(path.with_name(path.name + ".json"), text)
     return path, diff
