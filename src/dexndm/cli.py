@@ -251,7 +251,7 @@ class SysIdCmd:
 
 from dexndm.collect.cli import CollectCmd  # noqa: E402
 from dexndm.data.cli import DataCmd  # noqa: E402
-from dexndm.dynamics.cli import SimEpisodesCmd, TrainDynamicsCmd  # noqa: E402
+from dexndm.dynamics.cli import SimEpisodesCmd, TrainDriveCmd, TrainDynamicsCmd  # noqa: E402
 from dexndm.policy.cli import TrainGeneralistCmd, TrainSpecialistCmd  # noqa: E402
 from dexndm.residual.cli import TrainDeltaActionCmd, TrainResidualCmd  # noqa: E402
 from dexndm.teleop.cli import TeleopCmd, ViewCmd  # noqa: E402
@@ -260,6 +260,7 @@ TrainCommands = (
     Annotated[TrainSpecialistCmd, tyro.conf.subcommand("specialist")]
     | Annotated[TrainGeneralistCmd, tyro.conf.subcommand("generalist")]
     | Annotated[TrainDynamicsCmd, tyro.conf.subcommand("dynamics")]
+    | Annotated[TrainDriveCmd, tyro.conf.subcommand("drive")]
     | Annotated[TrainResidualCmd, tyro.conf.subcommand("residual")]
     | Annotated[TrainDeltaActionCmd, tyro.conf.subcommand("delta-action")]
 )

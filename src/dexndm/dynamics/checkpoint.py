@@ -54,8 +54,13 @@ def save_dynamics(path: str | Path, model: DynamicsModel, extra: dict[str, Any] 
     ``extra`` holds provenance (step, eval error, data description, source checkpoint); it must be
     builtins only (str, int, float, bool, None, lists and dicts of those).
     """
+    return save_with_sidecar(path, model_payload(model, extra))
+
+
+def save_with_sidecar(path: str | Path, payload: dict[str, Any]) -> Path:
+    """``torch.save`` a model ``payload`` atomically and write ``<path>.json`` with all of it but
+    the weights (``format``, ``format_version``, ``model_config``, ``extra``)."""
     path = Path(path)
-    payload = model_payload(model, extra)
     atomic_torch_save(payload, path)
     sidecar = {k: payload[k] for k in ("format", "format_version", "model_config", "extra")}
     path.with_name(path.name + ".json").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")

@@ -52,6 +52,37 @@ _MIN_INPUT_STD_RAD = 1e-3
 _MIN_DELTA_STD_RAD = 1e-4
 
 
+def history_features(q_hist: Tensor, a_hist: Tensor, relative: bool = True) -> Tensor:
+    """Per-joint features of a window: ``(B, W, J), (B, W, J) -> (B, J, 2W)``, rad (see the module
+    docstring: ``[q_{t-W+1..t-1} - q_t, q_t, a_{t-W+1..t} - q_t]``, or the raw history)."""
+    if relative:
+        q_now = q_hist[:, -1:, :]
+        q_part = torch.cat([q_hist[:, :-1, :] - q_now, q_now], dim=1)
+        a_part = a_hist - q_now
+    else:
+        q_part, a_part = q_hist, a_hist
+    return torch.cat([q_part, a_part], dim=1).transpose(1, 2)
+
+
+def check_config_fields(cls: type, data: dict[str, Any]) -> None:
+    """Refuse a stored config with keys the dataclass ``cls`` does not have, naming them."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {unknown}; known fields: {sorted(known)}")
+
+
+def register_normalization(module: nn.Module, num_joints: int, window: int, output: str) -> None:
+    """Identity normalisation buffers of a per-joint window model (saved in its ``state_dict``):
+    ``input_mean`` / ``input_std`` ``(J, 2W)``, ``{output}_mean`` / ``{output}_std`` ``(J,)`` and
+    ``normalization_fitted`` (False until fitted)."""
+    module.register_buffer("input_mean", torch.zeros(num_joints, 2 * window))
+    module.register_buffer("input_std", torch.ones(num_joints, 2 * window))
+    module.register_buffer(f"{output}_mean", torch.zeros(num_joints))
+    module.register_buffer(f"{output}_std", torch.ones(num_joints))
+    module.register_buffer("normalization_fitted", torch.tensor(False))
+
+
 @dataclass(frozen=True)
 class DynamicsConfig:
     """Everything needed to rebuild a dynamics model; stored in every checkpoint."""
@@ -87,10 +118,7 @@ class DynamicsConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DynamicsConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DynamicsConfig fields {unknown}; known fields: {sorted(known)}")
+        check_config_fields(cls, data)
         data = dict(data)
         if "hidden" in data:
             data["hidden"] = tuple(int(h) for h in data["hidden"])
@@ -127,12 +155,7 @@ class DynamicsModel(nn.Module):
         if config.window < 1:
             raise ValueError(f"window must be >= 1, got {config.window}")
         self.config = config
-        num_joints, num_features = config.num_joints, 2 * config.window
-        self.register_buffer("input_mean", torch.zeros(num_joints, num_features))
-        self.register_buffer("input_std", torch.ones(num_joints, num_features))
-        self.register_buffer("delta_mean", torch.zeros(num_joints))
-        self.register_buffer("delta_std", torch.ones(num_joints))
-        self.register_buffer("normalization_fitted", torch.tensor(False))
+        register_normalization(self, config.num_joints, config.window, "delta")
 
     # ---- shapes --------------------------------------------------------------------------------
     @property
@@ -147,13 +170,7 @@ class DynamicsModel(nn.Module):
     def encode(self, q_hist: Tensor, a_hist: Tensor) -> Tensor:
         """Raw (un-normalised) per-joint features: ``(B, W, J), (B, W, J) -> (B, J, 2W)``, rad."""
         self._check_history(q_hist, a_hist)
-        if self.config.relative_inputs:
-            q_now = q_hist[:, -1:, :]
-            q_part = torch.cat([q_hist[:, :-1, :] - q_now, q_now], dim=1)
-            a_part = a_hist - q_now
-        else:
-            q_part, a_part = q_hist, a_hist
-        return torch.cat([q_part, a_part], dim=1).transpose(1, 2)
+        return history_features(q_hist, a_hist, self.config.relative_inputs)
 
     def _check_history(self, q_hist: Tensor, a_hist: Tensor) -> None:
         expected = (self.window, self.num_joints)

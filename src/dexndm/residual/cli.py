@@ -63,6 +63,11 @@ class TrainResidualCmd:
     --dynamics, which dexndm train dynamics writes)."""
     eval_horizon: int = 10
     correction_weight: float = 1e-3
+    drive: Path | None = None
+    """A drive model of the real hand (``dexndm train drive``): adds the drive term to the objective,
+    so the residual also restores the motor current the sim's joints had (ours, not the paper's)."""
+    drive_weight: float = 1.0
+    """Weight of the drive term when --drive is given (dexndm.residual.train.ResidualFitConfig)."""
     eval_fraction: float = 0.1
     eval_every: int = 250
     export: bool = True
@@ -78,6 +83,7 @@ class TrainResidualCmd:
         from dexndm.data.artifacts import provenance, sha256_path
         from dexndm.dynamics.checkpoint import load_dynamics
         from dexndm.dynamics.datasets import load_episode_arrays
+        from dexndm.dynamics.drive import load_drive
         from dexndm.residual.checkpoint import save_residual
         from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
         from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
@@ -93,6 +99,7 @@ class TrainResidualCmd:
                     "or --score-against q-sim (the paper's objective)"
                 )
             reference = load_dynamics(sim_path, expected_config=dynamics.config)
+        drive = None if self.drive is None else load_drive(self.drive)
         store = EpisodeStore(self.sim_data, readonly=True)
         if "proprio_obs" not in store.schema:
             raise ValueError(
@@ -102,9 +109,8 @@ class TrainResidualCmd:
         base = self.base or store.dataset_meta.get("info", {}).get("policy")
         indices = store.select(fell_step=lambda s: s < 0) if self.held_only else None
         min_steps = dynamics.window + max(self.horizon, self.eval_horizon) + 1
-        arrays = load_episode_arrays(
-            self.sim_data, ("joint_pos", "joint_targets", "proprio_obs"), indices, min_steps
-        )
+        fields = ("joint_pos", "joint_targets", "proprio_obs") + (() if drive is None else ("motor_current",))
+        arrays = load_episode_arrays(self.sim_data, fields, indices, min_steps)
         train, evaluation = split_residual_episodes(arrays, dynamics.window, self.eval_fraction, self.seed)
         history = (arrays["proprio_obs"].shape[2] - 7) // 32
         net = ResidualPolicyNet(
@@ -113,7 +119,7 @@ class TrainResidualCmd:
         cfg = ResidualFitConfig(
             steps=self.steps, batch_size=self.batch_size, lr=self.lr, horizon=self.horizon, mode=self.mode,
             correction_weight=self.correction_weight, eval_horizon=self.eval_horizon,
-            eval_every=self.eval_every,
+            eval_every=self.eval_every, drive_weight=0.0 if drive is None else self.drive_weight,
             checkpoint_every=max(self.eval_every, 500), log_dir=str(self.out / "train"), resume=self.resume,
             seed=self.seed, device=self.device, progress=self.progress,
         )  # fmt: skip
@@ -126,7 +132,12 @@ class TrainResidualCmd:
         }  # fmt: skip
         if reference is not None:
             sources["reference_dynamics"] = {"path": str(sim_path.resolve()), "sha256": sha256_path(sim_path)}
-        result = fit_residual(net, dynamics, train, evaluation, cfg, extra=sources, reference=reference)
+        if self.drive is not None:
+            sources["drive"] = {"path": str(self.drive.resolve()), "sha256": sha256_path(self.drive),
+                                "weight": self.drive_weight}  # fmt: skip
+        result = fit_residual(
+            net, dynamics, train, evaluation, cfg, extra=sources, reference=reference, drive=drive
+        )
         ev = result.best
         path = save_residual(
             self.out / "residual.pt",
@@ -146,6 +157,11 @@ class TrainResidualCmd:
             f"({100 * ev.closed_fraction:.0f}% of the modelled gap closed); mean |correction| "
             f"{1e3 * ev.mean_abs_correction:.2f} mrad"
         )
+        if drive is not None:
+            print(
+                f"drive model's current vs the sim's: {ev.drive_uncorrected_mae:.1f} mA without residual -> "
+                f"{ev.drive_corrected_mae:.1f} mA with"
+            )
         if self.export:
             self._export(net, base, history, sources)
         return 0

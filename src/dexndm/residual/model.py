@@ -19,13 +19,14 @@ a LEAP hand's may need more room (``--max-correction``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from dexndm.dynamics.layers import ACTIVATIONS
+from dexndm.dynamics.models import check_config_fields
 from dexndm.hand.constants import NUM_JOINTS
 from dexndm.sim.observations import proprio_dim
 
@@ -70,10 +71,7 @@ class ResidualConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResidualConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ResidualConfig fields {unknown}; known fields: {sorted(known)}")
+        check_config_fields(cls, data)
         return cls(**{**data, "hidden": tuple(int(h) for h in data.get("hidden", cls.hidden))})
 
 

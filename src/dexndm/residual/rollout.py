@@ -39,6 +39,7 @@ episodes (:func:`observation_target_lag`), so the rebuild follows the env's conv
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dexndm.dynamics.drive import JointDriveModel
 from dexndm.dynamics.models import DynamicsModel
 from dexndm.dynamics.windows import EpisodeWindows, WindowBatch, split_episode_indices
 from dexndm.hand import constants as C
@@ -126,6 +128,8 @@ class ResidualEpisodes:
     windows: EpisodeWindows
     proprio: Tensor
     obs_lag: int
+    motor_current: Tensor | None = None
+    """``(E, T, J)`` the sim's motor current, mA (for the drive objective; None when not loaded)."""
 
     def with_horizon(self, horizon: int) -> ResidualEpisodes:
         return replace(self, windows=self.windows.with_horizon(horizon))
@@ -137,6 +141,13 @@ class ResidualEpisodes:
         """Windows ``index`` ``(B,)`` and the observations of their target steps ``(B, H+K-1, D)``."""
         episode, time_ = self.windows.locate(index)
         return self.windows.gather(index), self.proprio[episode[:, None], time_[:, :-1]]
+
+    def future_current(self, index: Tensor) -> Tensor:
+        """The sim's motor current at the K predicted steps of windows ``index``: ``(B, K, J)`` mA."""
+        if self.motor_current is None:
+            raise ValueError("these episodes were loaded without motor_current (the drive objective's)")
+        episode, time_ = self.windows.locate(index)
+        return self.motor_current[episode[:, None], time_[:, self.windows.window :]]
 
 
 def split_residual_episodes(
@@ -159,7 +170,12 @@ def split_residual_episodes(
     train = EpisodeWindows.from_arrays(arrays["joint_pos"], arrays["joint_targets"], span, 1, train_eps)
     evaluation = replace(train, episodes=torch.as_tensor(eval_eps, dtype=torch.long))
     proprio = torch.as_tensor(arrays["proprio_obs"], dtype=torch.float32)
-    return ResidualEpisodes(train, proprio, lag), ResidualEpisodes(evaluation, proprio, lag)
+    current = arrays.get("motor_current")
+    current = None if current is None else torch.as_tensor(current, dtype=torch.float32)
+    return (
+        ResidualEpisodes(train, proprio, lag, current),
+        ResidualEpisodes(evaluation, proprio, lag, current),
+    )
 
 
 class ResidualRollout(nn.Module):
@@ -175,13 +191,20 @@ class ResidualRollout(nn.Module):
         obs_lag: int,
         mode: RolloutMode = "closed_loop",
         reference: DynamicsModel | None = None,
+        drive: JointDriveModel | None = None,
     ) -> None:
         super().__init__()
         if mode not in ("teacher_forced", "closed_loop"):
             raise ValueError(f"unknown rollout mode {mode!r}; choose 'teacher_forced' or 'closed_loop'")
+        if drive is not None and drive.window != dynamics.window:
+            raise ValueError(
+                f"the drive model's window ({drive.window}) must be the dynamics model's "
+                f"({dynamics.window}): they read the same history; retrain it with --window"
+            )
         self.residual = residual
         self.dynamics = dynamics.requires_grad_(False).eval()
         self.reference = None if reference is None else reference.requires_grad_(False).eval()
+        self.drive = None if drive is None else drive.requires_grad_(False).eval()
         self.obs_lag = obs_lag
         self.mode = mode
         self.register_buffer("joint_lower", torch.as_tensor(C.JOINT_LOWER, dtype=torch.float32))
@@ -206,6 +229,14 @@ class ResidualRollout(nn.Module):
         ``t0+K-1`` and ``q_future``; ``obs_seq`` ``(B, H+K-1, D)`` the sim observations of those steps.
         ``correct=False`` runs the base targets alone (the gap the model predicts).
         """
+        pred, corr, _ = self.run(batch, obs_seq, correct)
+        return pred, corr
+
+    def run(
+        self, batch: WindowBatch, obs_seq: Tensor, correct: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """:meth:`forward`, plus the drive model's currents of the K steps ``(B, K, J)`` mA, each from
+        the window the dynamics model predicted that step from (None without a drive model)."""
         base, q_hist = batch.a_seq, batch.q_hist
         history_len, horizon = q_hist.shape[1], batch.q_future.shape[1]
         b, _, j = base.shape
@@ -221,7 +252,7 @@ class ResidualRollout(nn.Module):
         # Index i of these lists is time t0 - H + 1 + i.
         sent = list(self._sent(base[:, : history_len - 1], past).unbind(1))
         q = list(q_hist.unbind(1))
-        corrections, predictions = [past], []
+        corrections, predictions, currents = [past], [], []
         tail = obs_seq[:, 0, -_TAIL:]
         for k in range(horizon):
             i = history_len - 1 + k
@@ -240,12 +271,15 @@ class ResidualRollout(nn.Module):
                 step_correction = self.residual(obs, base[:, i])
             sent.append(self._sent(base[:, i], step_correction))
             corrections.append(step_correction[:, None])
-            q_next = self.dynamics(
-                torch.stack(q[i - window + 1 : i + 1], 1), torch.stack(sent[i - window + 1 : i + 1], 1)
-            )
+            q_window = torch.stack(q[i - window + 1 : i + 1], 1)
+            sent_window = torch.stack(sent[i - window + 1 : i + 1], 1)
+            q_next = self.dynamics(q_window, sent_window)
+            if self.drive is not None:
+                currents.append(self.drive(q_window, sent_window))
             q.append(q_next)
             predictions.append(q_next)
-        return torch.stack(predictions, 1), torch.cat(corrections, 1)
+        drive = torch.stack(currents, 1) if currents else None
+        return torch.stack(predictions, 1), torch.cat(corrections, 1), drive
 
 
 @dataclass
@@ -260,6 +294,13 @@ class ResidualEvaluation:
     mean_abs_correction: float
     horizon: int
     num_windows: int
+    drive_corrected_mae: float = math.nan
+    """With a drive model: mean abs error of its currents against the sim's, mA, corrected."""
+    drive_uncorrected_mae: float = math.nan
+    """The same with the base targets alone."""
+    objective: float = math.nan
+    """With a drive model: the training objective without its correction penalty, mean squared
+    position error over ``delta_std`` + ``drive_weight`` x current error over ``current_std``."""
 
     @property
     def closed_fraction(self) -> float:
@@ -274,27 +315,52 @@ def evaluate_residual(
     horizon: int,
     max_windows: int | None,
     batch_size: int = 512,
+    drive_weight: float = 0.0,
 ) -> ResidualEvaluation:
-    """:class:`ResidualEvaluation` over (up to ``max_windows``, evenly spaced) windows of ``data``."""
+    """:class:`ResidualEvaluation` over (up to ``max_windows``, evenly spaced) windows of ``data``;
+    the drive fields when ``graph`` has a drive model and ``data`` the sim's currents."""
     data = data.with_horizon(horizon)
     index = data.windows.evenly_spaced(max_windows)
     device = graph.joint_lower.device
+    with_drive = graph.drive is not None and data.motor_current is not None
     was_training = graph.residual.training
     graph.residual.eval()
-    sums = torch.zeros(3, dtype=torch.float64)
+    sums = torch.zeros(6, dtype=torch.float64)
     try:
         for chunk in index.split(batch_size):
             batch, obs = data.gather(chunk)
             batch, obs = batch.to(device), obs.to(device)
-            pred, corr = graph(batch, obs)
-            pred0, _ = graph(batch, obs, correct=False)
+            pred, corr, drive = graph.run(batch, obs)
+            pred0, _, drive0 = graph.run(batch, obs, correct=False)
             reference = graph.reference_positions(batch)
-            sums += torch.stack([
+            row = [
                 (pred - reference).abs().mean(dim=(1, 2)).sum(),
                 (pred0 - reference).abs().mean(dim=(1, 2)).sum(),
                 corr[:, -horizon:].abs().mean(dim=(1, 2)).sum(),
-            ]).double().cpu()  # fmt: skip
+            ]
+            if with_drive:
+                assert drive is not None and drive0 is not None and graph.drive is not None
+                current = data.future_current(chunk).to(device)
+                row += [
+                    (drive - current).abs().mean(dim=(1, 2)).sum(),
+                    (drive0 - current).abs().mean(dim=(1, 2)).sum(),
+                    drive_objective(graph, pred, reference, drive, current, drive_weight).sum(),
+                ]
+            sums[: len(row)] += torch.stack(row).double().cpu()
     finally:
         graph.residual.train(was_training)
     n = len(index)
-    return ResidualEvaluation(*(sums / n).tolist(), horizon=horizon, num_windows=n)
+    mean = (sums / n).tolist()
+    if not with_drive:
+        return ResidualEvaluation(*mean[:3], horizon=horizon, num_windows=n)
+    return ResidualEvaluation(*mean[:3], horizon, n, *mean[3:])
+
+
+def drive_objective(
+    graph: ResidualRollout, pred: Tensor, reference: Tensor, drive: Tensor, current: Tensor, weight: float
+) -> Tensor:
+    """Per window ``(B,)``: mean squared position error over the dynamics model's ``delta_std``,
+    plus ``weight`` x mean squared current error over the drive model's ``current_std``."""
+    assert graph.drive is not None
+    tracking = (((pred - reference) / graph.dynamics.delta_std) ** 2).mean(dim=(1, 2))
+    return tracking + weight * (((drive - current) / graph.drive.current_std) ** 2).mean(dim=(1, 2))
