@@ -9,6 +9,9 @@ a rerun with the same ``--out`` reuses every finished one.
 
     .venv/bin/python benchmarks/residual_by_model.py --run out/ndm_data_efficiency_s9 \\
         --models joint:1000 whole:1000 joint:200 joint:50 finger:1000 --out out/s10/res
+
+With ``--drive FILE`` (``dexndm train drive``) every residual also matches the sim's motor
+current (``dexndm train residual --drive``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class Args:
     max_correction: float = 0.012
     """The residual's correction bound, rad (``dexndm train residual --max-correction``)."""
     threads: int = 2
+    drive: Path | None = None
+    """A drive model (``dexndm train drive``) for the force-matching term (``--drive``); None: the
+    paper's position objective."""
+    drive_weight: float = 1.0
     episodes: int = 10
     """Evaluation episodes per test shape (normal cylinders, palm up, +z)."""
     sim_rot: float | None = None
@@ -64,6 +71,7 @@ def evaluate_palm_up(policy: str | Path, reality: str, episodes: int, seed: int,
 def _residual(kind: str, size: str, args: Args, seed: int, out: Path) -> dict:
     sidecar = out / "residual.pt.json"
     if not sidecar.exists():
+        drive = ["--drive", str(args.drive), "--drive-weight", f"{args.drive_weight:g}"] if args.drive else []
         models = args.run / "models"
         subprocess.run([
             _cli(), "train", "residual", "--dynamics", str(models / f"{kind}_finetune_{size}.pt"),
@@ -71,6 +79,7 @@ def _residual(kind: str, size: str, args: Args, seed: int, out: Path) -> dict:
             "--out", str(out), "--steps", str(args.residual_steps), "--eval-every", "300",
             "--seed", str(seed), "--threads", str(args.threads), "--no-progress",
             "--max-correction", str(args.max_correction),
+            *drive,
         ], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return json.loads(sidecar.read_text())["extra"]["eval"]
 

@@ -64,30 +64,51 @@ def constant_offset_policy(args: Args, draw: int, path: Path) -> list[float]:
     return offset.tolist()
 
 
-def main(args: Args) -> None:
-    def rot(policy: str | Path, seed: int, out: Path) -> float:
-        return evaluate_palm_up(policy, args.reality, args.episodes, seed, out)["rot_mean"]
+def score_table(
+    reality: str,
+    base: str,
+    episodes: int,
+    seeds: tuple[int, ...],
+    out: Path,
+    policies: list[tuple[str, Path]],
+) -> str:
+    """Direct transfer and each ``(label, policy.onnx)`` scored on the grasps of every seed (each
+    policy's evaluations beside its file); prints each row as it lands and writes ``out/table.md``."""
 
-    direct = [rot(args.base, s, args.out / "direct" / f"seed{s}") for s in args.seeds]
-    d_mean = statistics.fmean(direct)
-    lines = [
-        f"| policy ({args.reality}) | Rot per seed (rad) | Rot (rad) | / direct |",
-        "|---|---|---|---|",
-        f"| direct transfer | {', '.join(f'{r:.3f}' for r in direct)} | {d_mean:.2f} | 1.00x |",
-    ]
-    for draw in args.draws:
-        folder = args.out / f"offset_draw{draw}"
-        offset = constant_offset_policy(args, draw, folder / "policy.onnx")
-        rots = [rot(folder / "policy.onnx", s, folder / f"seed{s}") for s in args.seeds]
-        signs = "".join("+" if o > 0 else "-" for o in offset)
-        lines.append(
-            f"| constant {args.offset_mrad:g} mrad, signs {signs} | {', '.join(f'{r:.3f}' for r in rots)} "
-            f"| {statistics.fmean(rots):.2f} | {statistics.fmean(rots) / d_mean:.2f}x |"
+    def rot_ttf(policy: str | Path, seed: int, folder: Path) -> tuple[float, float]:
+        overall = evaluate_palm_up(policy, reality, episodes, seed, folder)
+        return overall["rot_mean"], 20 * overall["ttf_mean"]  # TTF: a fraction of the 20 s episode
+
+    def row(label: str, scores: list[tuple[float, float]], direct_mean: float) -> str:
+        rot = statistics.fmean(r for r, _ in scores)
+        return (
+            f"| {label} | {', '.join(f'{r:.3f}' for r, _ in scores)} | {rot:.2f} "
+            f"| {statistics.fmean(t for _, t in scores):.2f} | {rot / direct_mean:.2f}x |"
         )
+
+    direct = [rot_ttf(base, s, out / "direct" / f"seed{s}") for s in seeds]
+    d_mean = statistics.fmean(r for r, _ in direct)
+    lines = [
+        f"| policy ({reality}) | Rot per seed (rad) | Rot (rad) | TTF (s) | / direct |",
+        "|---|---|---|---|---|",
+        row("direct transfer", direct, d_mean),
+    ]
+    for label, policy in policies:
+        lines.append(row(label, [rot_ttf(policy, s, policy.parent / f"seed{s}") for s in seeds], d_mean))
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
-    (args.out / "table.md").write_text(text)
+    (out / "table.md").write_text(text)
     print(text)
+    return text
+
+
+def main(args: Args) -> None:
+    policies = []
+    for draw in args.draws:
+        path = args.out / f"offset_draw{draw}" / "policy.onnx"
+        signs = "".join("+" if o > 0 else "-" for o in constant_offset_policy(args, draw, path))
+        policies.append((f"constant {args.offset_mrad:g} mrad, signs {signs}", path))
+    score_table(args.reality, args.base, args.episodes, args.seeds, args.out, policies)
 
 
 if __name__ == "__main__":
