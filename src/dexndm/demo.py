@@ -56,6 +56,10 @@ class DemoConfig:
     max_correction: float | None = None
     """The residual's largest correction per joint, rad (default: ``dexndm train residual``'s,
     0.012; section 4b of docs/results.md was measured with 0.05 before that became 0.012)."""
+    drive_weight: float = 0.0
+    """Above 0: fit a drive model of the hand's motor currents on the collected episodes and add
+    the current-matching term to the residual's objective with this weight (``dexndm train
+    residual --drive``; ours, not the paper's; docs/results.md section 4e). 0: the paper's."""
     eval_episodes: int = 6
     """Episodes per (object, wrist, axis) cell and policy, on the test split of shapes."""
     video_steps: int = 200
@@ -80,7 +84,7 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     """Run the loop into ``out``; returns (and writes to ``out/summary.json``) the results."""
     from dexndm.collect.cli import CollectCmd
     from dexndm.collect.config import CollectConfig, ReplayConfig
-    from dexndm.dynamics.cli import TrainDynamicsCmd
+    from dexndm.dynamics.cli import TrainDriveCmd, TrainDynamicsCmd
     from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes
     from dexndm.eval.evaluate import evaluate
     from dexndm.eval.policies import load_policy
@@ -124,11 +128,17 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
         seed=cfg.seed, threads=2, progress=cfg.progress,
     ).run)  # fmt: skip
-    bound = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
+    options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
+    if cfg.drive_weight > 0:
+        _timed(stages, "drive", TrainDriveCmd(
+            sim_data=out / "sim", real_data=out / "real", out=out / "drive", seed=cfg.seed, threads=2,
+            pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
+        ).run)  # fmt: skip
+        options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
     _timed(stages, "residual", TrainResidualCmd(
         dynamics=out / "ndm" / "dynamics.pt", sim_data=out / "sim", out=out / "residual", base=cfg.base,
         steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed, threads=2,
-        progress=cfg.progress, **bound,
+        progress=cfg.progress, **options,
     ).run)  # fmt: skip
     deployed = out / "residual" / "policy.onnx"
     if not deployed.exists():
