@@ -31,14 +31,18 @@ from torch import Tensor, nn
 
 from dexndm.dynamics.checkpoint import check_format, save_with_sidecar
 from dexndm.dynamics.layers import GroupedMLP
-from dexndm.dynamics.models import check_config_fields, history_features, register_normalization
+from dexndm.dynamics.models import (
+    check_config_fields,
+    fit_normalization_buffers,
+    history_features,
+    register_normalization,
+)
 from dexndm.dynamics.train import gradient_step, progress_bar, scheduled_lr
-from dexndm.dynamics.windows import EpisodeWindows, split_episode_indices
+from dexndm.dynamics.windows import EpisodeWindows, split_windows
 from dexndm.hand.constants import NUM_JOINTS
 
 FORMAT_NAME = "dexndm.drive"
 FORMAT_VERSION = 1
-_MIN_INPUT_STD_RAD = 1e-3
 _MIN_CURRENT_STD_MA = 1.0
 
 
@@ -86,12 +90,8 @@ class JointDriveModel(nn.Module):
     @torch.no_grad()
     def fit_normalization(self, q_hist: Tensor, a_hist: Tensor, current: Tensor) -> None:
         """Input and output statistics from a sample of windows and their next currents ``(N, J)``."""
-        x = history_features(q_hist, a_hist, relative=True).double()
-        self.input_mean.copy_(x.mean(0))
-        self.input_std.copy_(x.std(0).clamp_min(_MIN_INPUT_STD_RAD))
-        self.current_mean.copy_(current.double().mean(0))
-        self.current_std.copy_(current.double().std(0).clamp_min(_MIN_CURRENT_STD_MA))
-        self.normalization_fitted.fill_(True)
+        features = history_features(q_hist, a_hist, relative=True)
+        fit_normalization_buffers(self, features, current, "current", _MIN_CURRENT_STD_MA)
 
     def normalized(self, q_hist: Tensor, a_hist: Tensor) -> Tensor:
         """The standardised prediction ``(B, J)`` (what the loss compares)."""
@@ -128,10 +128,10 @@ def split_drive_windows(
     missing = {"joint_pos", "joint_targets", "motor_current"} - set(arrays)
     if missing:
         raise ValueError(f"drive model data lacks {sorted(missing)}; every episode store records them")
-    train_eps, eval_eps = split_episode_indices(arrays["joint_pos"].shape[0], eval_fraction, seed)
-    train = EpisodeWindows.from_arrays(arrays["joint_pos"], arrays["joint_targets"], window, 1, train_eps)
+    train, evaluation = split_windows(
+        arrays["joint_pos"], arrays["joint_targets"], window, 1, eval_fraction, seed
+    )
     current = torch.as_tensor(arrays["motor_current"], dtype=torch.float32)
-    evaluation = EpisodeWindows.from_arrays(train.joint_pos, train.joint_targets, window, 1, eval_eps)
     return DriveWindows(train, current), DriveWindows(evaluation, current)
 
 

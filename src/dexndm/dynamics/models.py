@@ -83,6 +83,21 @@ def register_normalization(module: nn.Module, num_joints: int, window: int, outp
     module.register_buffer("normalization_fitted", torch.tensor(False))
 
 
+@torch.no_grad()
+def fit_normalization_buffers(
+    module: nn.Module, features: Tensor, outputs: Tensor, output: str, min_output_std: float
+) -> None:
+    """Fill the buffers of :func:`register_normalization` from a sample: per-joint ``features``
+    ``(N, J, 2W)`` and ``outputs`` ``(N, J)``; standard deviations floored (inputs at
+    ``_MIN_INPUT_STD_RAD``, outputs at ``min_output_std``)."""
+    features, outputs = features.double(), outputs.double()
+    module.input_mean.copy_(features.mean(dim=0))
+    module.input_std.copy_(features.std(dim=0).clamp_min(_MIN_INPUT_STD_RAD))
+    getattr(module, f"{output}_mean").copy_(outputs.mean(dim=0))
+    getattr(module, f"{output}_std").copy_(outputs.std(dim=0).clamp_min(min_output_std))
+    module.normalization_fitted.fill_(True)
+
+
 @dataclass(frozen=True)
 class DynamicsConfig:
     """Everything needed to rebuild a dynamics model; stored in every checkpoint."""
@@ -189,13 +204,8 @@ class DynamicsModel(nn.Module):
             a_hist: ``(N, W, J)`` joint targets, rad.
             q_next: ``(N, J)`` the next joint positions, rad.
         """
-        features = self.encode(q_hist, a_hist).double()
-        delta = (q_next - q_hist[:, -1, :]).double()
-        self.input_mean.copy_(features.mean(dim=0))
-        self.input_std.copy_(features.std(dim=0).clamp_min(_MIN_INPUT_STD_RAD))
-        self.delta_mean.copy_(delta.mean(dim=0))
-        self.delta_std.copy_(delta.std(dim=0).clamp_min(_MIN_DELTA_STD_RAD))
-        self.normalization_fitted.fill_(True)
+        delta = q_next - q_hist[:, -1, :]
+        fit_normalization_buffers(self, self.encode(q_hist, a_hist), delta, "delta", _MIN_DELTA_STD_RAD)
 
     # ---- prediction ----------------------------------------------------------------------------
     def _predict_normalized_delta(self, x: Tensor) -> Tensor:
