@@ -71,9 +71,12 @@ def score_table(
     seeds: tuple[int, ...],
     out: Path,
     policies: list[tuple[str, Path]],
+    sim_rot: float | None = None,
 ) -> str:
     """Direct transfer and each ``(label, policy.onnx)`` scored on the grasps of every seed (each
-    policy's evaluations beside its file); prints each row as it lands and writes ``out/table.md``."""
+    policy's evaluations beside its file); prints each row as it lands and writes ``out/table.md``.
+    With ``sim_rot`` (the base's Rot in the training sim on the same grasps) a last column gives
+    the share of the sim-to-real gap closed, (Rot - direct) / (sim_rot - direct)."""
 
     def rot_ttf(policy: str | Path, seed: int, folder: Path) -> tuple[float, float]:
         overall = evaluate_palm_up(policy, reality, episodes, seed, folder)
@@ -81,16 +84,18 @@ def score_table(
 
     def row(label: str, scores: list[tuple[float, float]], direct_mean: float) -> str:
         rot = statistics.fmean(r for r, _ in scores)
+        closed = "" if sim_rot is None else f" {100 * (rot - direct_mean) / (sim_rot - direct_mean):.0f}% |"
         return (
             f"| {label} | {', '.join(f'{r:.3f}' for r, _ in scores)} | {rot:.2f} "
-            f"| {statistics.fmean(t for _, t in scores):.2f} | {rot / direct_mean:.2f}x |"
+            f"| {statistics.fmean(t for _, t in scores):.2f} | {rot / direct_mean:.2f}x |{closed}"
         )
 
     direct = [rot_ttf(base, s, out / "direct" / f"seed{s}") for s in seeds]
     d_mean = statistics.fmean(r for r, _ in direct)
+    gap_head = ("", "") if sim_rot is None else (" gap closed |", "---|")
     lines = [
-        f"| policy ({reality}) | Rot per seed (rad) | Rot (rad) | TTF (s) | / direct |",
-        "|---|---|---|---|---|",
+        f"| policy ({reality}) | Rot per seed (rad) | Rot (rad) | TTF (s) | / direct |{gap_head[0]}",
+        f"|---|---|---|---|---|{gap_head[1]}",
         row("direct transfer", direct, d_mean),
     ]
     for label, policy in policies:
