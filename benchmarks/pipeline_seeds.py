@@ -24,6 +24,7 @@ import tyro
 from direct_transfer import save_table
 
 from dexndm.demo import DemoConfig, run_demo
+from dexndm.eval.report import gap_closed
 
 ROWS = ("sim", "direct", "dexndm")
 
@@ -70,12 +71,13 @@ def main(args: Args) -> None:
         sim, direct, dexndm = (statistics.fmean(rot[k]) for k in ROWS)
         pairs = zip(rot["dexndm"], rot["direct"], strict=True)
         ratios = ", ".join(f"{d / max(b, 1e-9):.2f}" for d, b in pairs)
-        gap = (dexndm - direct) / (sim - direct) if sim != direct else float("nan")
+        closed = gap_closed(dexndm, direct, sim)
+        gap = "-" if closed is None else f"{closed:.0%}"
         lines.append(
             f"| {name} | {_mean_std(rot['sim'])} | {_mean_std(rot['direct'])} | "
             f"{_mean_std(rot['dexndm'])} | "
             f"{_mean_std(ttf['direct'])} | {_mean_std(ttf['dexndm'])} | {dexndm / max(direct, 1e-9):.2f}x | "
-            f"{gap:.0%} | {ratios} |"
+            f"{gap} | {ratios} |"
         )
     save_table(args.out, lines)
 

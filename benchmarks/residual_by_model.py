@@ -25,6 +25,8 @@ from pathlib import Path
 
 import tyro
 
+from dexndm.eval.report import gap_closed
+
 
 @dataclass
 class Args:
@@ -118,7 +120,8 @@ def main(args: Args) -> None:
         closed = [100 * (1 - f["corrected_mae"] / f["uncorrected_mae"]) for f in fits]
         corr = [1e3 * f["mean_abs_correction"] for f in fits]
         mean = statistics.fmean(rot)
-        gap = "-" if args.sim_rot is None else f"{100 * (mean - d_mean) / (args.sim_rot - d_mean):.0f}%"
+        closed_gap = None if args.sim_rot is None else gap_closed(mean, d_mean, args.sim_rot)
+        gap = "-" if closed_gap is None else f"{100 * closed_gap:.0f}%"
         per_seed = ", ".join(f"{a / b:.2f}" for a, b in zip(rot, d_rot, strict=True))
         lines.append(
             f"| {kind} | {size} | {min(closed):.0f}-{max(closed):.0f}% | {min(corr):.1f}-{max(corr):.1f} "

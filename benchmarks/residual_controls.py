@@ -26,6 +26,8 @@ import tyro
 # the sibling script: running a benchmark puts benchmarks/ on sys.path
 from residual_by_model import evaluate_palm_up
 
+from dexndm.eval.report import gap_closed
+
 
 @dataclass
 class Args:
@@ -84,7 +86,8 @@ def score_table(
 
     def row(label: str, scores: list[tuple[float, float]], direct_mean: float) -> str:
         rot = statistics.fmean(r for r, _ in scores)
-        closed = "" if sim_rot is None else f" {100 * (rot - direct_mean) / (sim_rot - direct_mean):.0f}% |"
+        share = None if sim_rot is None else gap_closed(rot, direct_mean, sim_rot)
+        closed = "" if sim_rot is None else f" {'-' if share is None else f'{100 * share:.0f}%'} |"
         return (
             f"| {label} | {', '.join(f'{r:.3f}' for r, _ in scores)} | {rot:.2f} "
             f"| {statistics.fmean(t for _, t in scores):.2f} | {rot / direct_mean:.2f}x |{closed}"

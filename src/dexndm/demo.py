@@ -172,6 +172,8 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
 def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float]) -> dict[str, Any]:
     """Rot (rad) and TTF (s) per policy; gap closed = (dexndm - direct) / (sim - direct)."""
+    from dexndm.eval.report import gap_closed
+
     episode_s = cfg.episode_steps * C.CONTROL_DT
     rows = {}
     for name, res in results.items():
@@ -181,12 +183,11 @@ def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float])
             "ttf_s_std": o["ttf_std"] * episode_s, "omega_k": o["omega_k_mean"], "episodes": o["n"],
         }  # fmt: skip
     sim, direct, ours = rows["sim"]["rot"], rows["direct"]["rot"], rows["dexndm"]["rot"]
-    gap = sim - direct
     return {
         "config": asdict(cfg),
         "results": rows,
         "rot_ratio": ours / direct if abs(direct) > 1e-9 else None,
-        "gap_closed": (ours - direct) / gap if abs(gap) > 1e-9 else None,
+        "gap_closed": gap_closed(ours, direct, sim),
         "stages_s": stages,
     }
 

@@ -31,6 +31,14 @@ TABLE_COLUMNS = (
 """(header, metric) pairs of the printed table."""
 
 
+def gap_closed(rot: float, direct: float, sim: float) -> float | None:
+    """The share of the sim-to-real gap a policy closes, (rot - direct) / (sim - direct), from the
+    Rot of the policy on the reality, of the base on the reality and of the base in the training
+    sim (issue 5's headline); None when the base transfers without a gap."""
+    gap = sim - direct
+    return (rot - direct) / gap if abs(gap) > 1e-9 else None
+
+
 def _csv_text(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     if rows:
