@@ -2,7 +2,7 @@
 # The system-identification baseline on the soft profile, whole pipeline seed $1 (docs/results.md
 # section 6b): collect free-hand data, identify the hand, fine-tune the specialist, distill.
 set -e
-S=$1
+S=${1:?usage: sh benchmarks/sysid_pipeline_seed.sh SEED (run from the repository root)}
 D=.venv/bin/dexndm
 R=benchmarks/profiles/soft.toml
 $D collect --hand sim --reality $R --mode free --episodes 4 --wrist all --seed $S --out out/s13/sysid/free_soft_seed$S
