@@ -17,6 +17,7 @@ current (``dexndm train residual --drive``).
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -56,17 +57,46 @@ def _cli() -> str:
     return str(Path(sys.executable).with_name("dexndm"))
 
 
+def eval_args(policy: str | Path, reality: str, episodes: int, seed: int, out: Path) -> list[str]:
+    """The ``dexndm eval`` arguments of the palm-up evaluation: test normal cylinders, palm up,
+    +z, with the grasps of ``seed`` (the evaluation of docs/results.md sections 4b-4c)."""
+    return [
+        "eval", "--policy", str(policy), "--reality", reality, "--object", "normal_cylinder",
+        "--split", "test", "--wrist", "palm_up", "--axis", "+z", "--episodes", str(episodes),
+        "--seed", str(seed), "--out", str(out),
+    ]  # fmt: skip
+
+
+def made_by(summary: Path, args: list[str]) -> bool:
+    """Whether the finished evaluation ``summary`` was made by ``dexndm`` with ``args`` (up to its
+    output folder), as its provenance sidecar records."""
+    sidecar = summary.with_name(summary.name + ".json")
+    if not sidecar.exists():
+        return False
+    recorded = shlex.split(json.loads(sidecar.read_text())["command"])[1:]
+    return _without_out(recorded) == _without_out(args)  # a folder may be copied or moved
+
+
+def _without_out(args: list[str]) -> list[str]:
+    if "--out" not in args:
+        return args
+    i = args.index("--out")
+    return args[:i] + args[i + 2 :]
+
+
 def evaluate_palm_up(policy: str | Path, reality: str, episodes: int, seed: int, out: Path) -> dict:
-    """``dexndm eval`` of ``policy`` on test normal cylinders, palm up, +z, with the grasps of
-    ``seed`` (the evaluation of docs/results.md sections 4b-4c); its ``overall`` summary. Reuses
-    a finished one in ``out``."""
+    """The palm-up evaluation (``eval_args``) of ``policy``: its ``overall`` summary. Reuses a
+    finished one in ``out`` only if the very same command made it, so that scoring a policy on a
+    second reality can never report the first reality's numbers."""
     summary = out / Path(policy).stem / "summary.json"  # dexndm eval names the folder by the file
+    args = eval_args(policy, reality, episodes, seed, out)
     if not summary.exists():
-        subprocess.run([
-            _cli(), "eval", "--policy", str(policy), "--reality", reality, "--object", "normal_cylinder",
-            "--split", "test", "--wrist", "palm_up", "--axis", "+z", "--episodes", str(episodes),
-            "--seed", str(seed), "--out", str(out),
-        ], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run([_cli(), *args], check=True, stdout=subprocess.DEVNULL)
+    elif not made_by(summary, args):
+        raise ValueError(
+            f"{summary.parent} holds an evaluation by another command than dexndm {' '.join(args)}; "
+            "give this evaluation its own --out folder (or delete that one to redo it)"
+        )
     return json.loads(summary.read_text())["overall"]
 
 

@@ -24,7 +24,7 @@ import torch
 import tyro
 
 # the sibling script: running a benchmark puts benchmarks/ on sys.path
-from residual_by_model import evaluate_palm_up
+from residual_by_model import eval_args, evaluate_palm_up, made_by
 
 from dexndm.eval.report import gap_closed
 
@@ -66,6 +66,17 @@ def constant_offset_policy(args: Args, draw: int, path: Path) -> list[float]:
     return offset.tolist()
 
 
+def _eval_folder(policy: Path, reality: str, episodes: int, seed: int) -> Path:
+    """Where a policy's evaluation on ``reality`` with the grasps of ``seed`` is kept: beside the
+    policy, one folder per reality (a policy is often scored on several). Evaluations made before
+    realities had their own folders sit in ``seedS`` and are reused when the same command made
+    them."""
+    legacy = policy.parent / f"seed{seed}"
+    if made_by(legacy / policy.stem / "summary.json", eval_args(policy, reality, episodes, seed, legacy)):
+        return legacy
+    return policy.parent / f"eval_{Path(reality).stem}" / f"seed{seed}"
+
+
 def score_table(
     reality: str,
     base: str,
@@ -102,7 +113,8 @@ def score_table(
         row("direct transfer", direct, d_mean),
     ]
     for label, policy in policies:
-        lines.append(row(label, [rot_ttf(policy, s, policy.parent / f"seed{s}") for s in seeds], d_mean))
+        scores = [rot_ttf(policy, s, _eval_folder(policy, reality, episodes, s)) for s in seeds]
+        lines.append(row(label, scores, d_mean))
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     (out / "table.md").write_text(text)

@@ -1,0 +1,20 @@
+#!/bin/sh
+# The learned-sim-actuation baselines, whole pipeline seed $2, on reality $3 (default: the soft
+# profile; docs/results.md section 6b): record free-hand replays of the generalist's actions on
+# the reality, fit a delta-action model ($1 = joint: the UAN-style per-joint actuator net; whole:
+# ASAP's delta-action model), fine-tune the specialist with it in the training sim's loop, distill.
+# Fine-tuned specialists keep the object for 200 steps too rarely to distill from (section 6b), so
+# the distillation keeps 100-step survivors. Outputs are named by structure and the profile's stem.
+set -e
+K=${1:?usage: sh benchmarks/delta_action_pipeline_seed.sh joint|whole SEED [PROFILE] (from the repository root)}
+S=${2:?usage: sh benchmarks/delta_action_pipeline_seed.sh joint|whole SEED [PROFILE]}
+R=${3:-benchmarks/profiles/soft.toml}
+N=$(basename "$R" .toml)
+case $K in joint) B=uan ;; whole) B=asap ;; *) echo "structure must be joint or whole, got $K" >&2; exit 2 ;; esac
+D=.venv/bin/dexndm
+F=out/s14/free_${N}_gen_seed$S
+O=runs/${B}_${N}_seed$S
+$D collect --hand sim --reality "$R" --mode free --episodes 16 --wrist all --source checkpoints/generalist/generalist.pt --seed $S --out $F
+$D train delta-action --structure $K --real-data $F --out $O/model --steps 3000 --max-correction 0.15 --seed $S --threads 1 --no-progress
+$D train specialist --category normal_cylinder --out $O/specialist --init-from checkpoints/specialist_normal_cylinder/latest.pt --delta-action $O/model/delta_action.pt --wrists palm_up --curriculum.1.wrists palm_up --curriculum.2.wrists palm_up --curriculum.3.wrists palm_up --iterations 300 --seed $S --nthread 1 --torch-threads 1
+$D train generalist --specialists $O/specialist/latest.pt --out $O/generalist100 --rollout.wrists palm_up --rollout.axes +z --rollout.episode-steps 100 --rollout.episodes 640 --rollout.max-episodes 8192 --rollout.open-hand 0.5 --rollout.seed $((S + 1))
