@@ -26,6 +26,7 @@ from pathlib import Path
 
 import tyro
 
+from dexndm.data.artifacts import read_sidecar, sidecar_path
 from dexndm.eval.report import gap_closed
 
 
@@ -70,10 +71,9 @@ def eval_args(policy: str | Path, reality: str, episodes: int, seed: int, out: P
 def made_by(summary: Path, args: list[str]) -> bool:
     """Whether the finished evaluation ``summary`` was made by ``dexndm`` with ``args`` (up to its
     output folder), as its provenance sidecar records."""
-    sidecar = summary.with_name(summary.name + ".json")
-    if not sidecar.exists():
+    if not sidecar_path(summary).exists():
         return False
-    recorded = shlex.split(json.loads(sidecar.read_text())["command"])[1:]
+    recorded = shlex.split(read_sidecar(summary)["command"])[1:]
     return _without_out(recorded) == _without_out(args)  # a folder may be copied or moved
 
 
