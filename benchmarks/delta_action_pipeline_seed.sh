@@ -11,10 +11,10 @@ S=${2:?usage: sh benchmarks/delta_action_pipeline_seed.sh joint|whole SEED [PROF
 R=${3:-benchmarks/profiles/soft.toml}
 N=$(basename "$R" .toml)
 case $K in joint) B=uan ;; whole) B=asap ;; *) echo "structure must be joint or whole, got $K" >&2; exit 2 ;; esac
-D=.venv/bin/dexndm
+. benchmarks/finetune_recipe.sh
 F=out/s14/free_${N}_gen_seed$S
 O=runs/${B}_${N}_seed$S
 $D collect --hand sim --reality "$R" --mode free --episodes 16 --wrist all --source checkpoints/generalist/generalist.pt --seed $S --out $F
 $D train delta-action --structure $K --real-data $F --out $O/model --steps 3000 --max-correction 0.15 --seed $S --threads 1 --no-progress
-$D train specialist --category normal_cylinder --out $O/specialist --init-from checkpoints/specialist_normal_cylinder/latest.pt --delta-action $O/model/delta_action.pt --wrists palm_up --curriculum.1.wrists palm_up --curriculum.2.wrists palm_up --curriculum.3.wrists palm_up --iterations 300 --seed $S --nthread 1 --torch-threads 1
-$D train generalist --specialists $O/specialist/latest.pt --out $O/generalist100 --rollout.wrists palm_up --rollout.axes +z --rollout.episode-steps 100 --rollout.episodes 640 --rollout.max-episodes 8192 --rollout.open-hand 0.5 --rollout.seed $((S + 1))
+finetune_specialist $O/specialist $S --delta-action $O/model/delta_action.pt
+distill $O/specialist/latest.pt $O/generalist100 100 $S
