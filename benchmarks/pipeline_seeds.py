@@ -8,7 +8,12 @@ DexNDM / direct of the seed means and the gap closed, (dexndm - direct) / (sim -
 
     .venv/bin/python benchmarks/pipeline_seeds.py --profiles default harsh --seeds 0 1 2
 
-A rerun with the same ``--out`` reuses every finished seed (its ``summary.json``).
+A rerun with the same ``--out`` reuses every finished seed (its ``summary.json``) made with the
+same base, reality and seed. ``--base-per-seed`` gives each seed its own base, e.g. the fine-tune
+control of docs/results.md section 6c:
+
+    .venv/bin/python benchmarks/pipeline_seeds.py --profiles default --seeds 0 1 2 \
+        --base-per-seed 'runs/nominal_ft_seed{seed}/generalist/generalist.pt' --out out/ft_pipeline
 """
 
 from __future__ import annotations
@@ -35,12 +40,32 @@ class Args:
     seeds: tuple[int, ...] = (0, 1, 2)
     demo: DemoConfig = DemoConfig(real_episodes=48, eval_episodes=10, video_steps=0, progress=False)
     """Stage sizes of every run (``--demo.seed`` and ``--demo.reality`` are set per run)."""
+    base_per_seed: str | None = None
+    """A base policy per pipeline seed, ``{seed}`` replaced by the seed (e.g.
+    ``runs/nominal_ft_seed{seed}/generalist/generalist.pt``): each seed's residual trains on and
+    corrects the base that seed's fine-tune made. None: every seed uses ``--demo.base``."""
     out: Path = Path("out/pipeline_seeds")
 
 
 def _mean_std(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
+
+
+def check_reuse(summary: Path, **expected: object) -> None:
+    """A finished run is reused only if its config has the ``expected`` values (``base``: the
+    same file; tuples compare with the JSON's lists)."""
+    import json
+
+    made = json.loads(summary.read_text())["config"]
+    for key, want in expected.items():
+        have = made.get(key)
+        if key == "base":
+            same = have is not None and Path(have).resolve() == Path(str(want)).resolve()
+        else:
+            same = have == (list(want) if isinstance(want, tuple) else want)
+        if not same:
+            raise SystemExit(f"{summary} was made with {key} {have!r}, not {want!r}: pass another --out")
 
 
 def main(args: Args) -> None:
@@ -61,9 +86,14 @@ def main(args: Args) -> None:
         for seed in args.seeds:
             run_dir = args.out / name / f"seed{seed}"
             summary = run_dir / "summary.json"
-            if not summary.exists():
+            base = args.demo.base if args.base_per_seed is None else args.base_per_seed.format(seed=seed)
+            if summary.exists():
+                check_reuse(summary, base=base, reality=profile, seed=seed)
+            else:
+                if not Path(base).is_file():
+                    raise SystemExit(f"no base policy for seed {seed}: {base} does not exist")
                 t0 = time.perf_counter()
-                run_demo(replace(args.demo, reality=profile, seed=seed), run_dir)
+                run_demo(replace(args.demo, reality=profile, seed=seed, base=base), run_dir)
                 print(f"{profile} seed {seed}: {time.perf_counter() - t0:.0f} s")
             per_seed.append(json.loads(summary.read_text())["results"])
         rot = {k: [r[k]["rot"] for r in per_seed] for k in ROWS}

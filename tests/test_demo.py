@@ -55,3 +55,18 @@ def test_demo_writes_a_plot_and_a_side_by_side_video(demo_run):
     frames = iio.imread(demo_run / "side_by_side.mp4")
     # the reset frame and one per control step; the two episodes side by side
     assert frames.shape[0] == 4 and frames.shape[2] == 800
+
+
+def test_demo_fits_on_a_given_chaos_box_store_without_collecting(demo_run, grasp_cache, tmp_path, capsys):
+    base = demo_run.parent / "generalist.pt"
+    common = [
+        "demo", "--base", str(base), "--objects", "cube", "--episode-steps", "24", "--sim-episodes", "4",
+        "--pretrain-steps", "20", "--finetune-steps", "10", "--residual-steps", "6", "--eval-episodes", "2",
+        "--video-steps", "0", "--grasp-candidates", "48", "--grasp-cache-dir", grasp_cache, "--no-progress",
+    ]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "bad"), "--real-data", str(tmp_path / "nowhere")]) != 0
+    assert "not a Chaos Box store" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "out"), "--real-data", str(demo_run / "real")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "collect" not in summary["stages_s"] and not (tmp_path / "out" / "real").exists()
+    assert (tmp_path / "out" / "ndm" / "dynamics.pt").exists()

@@ -21,11 +21,14 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from dexndm.hand import constants as C
+
+if TYPE_CHECKING:
+    from dexndm.collect.config import CollectConfig
 
 DEFAULT_BASE = Path(__file__).resolve().parents[2] / "checkpoints" / "generalist" / "generalist.pt"
 """The shipped generalist (a source checkout; pass ``--base`` for any other policy file)."""
@@ -47,6 +50,9 @@ class DemoConfig:
     sim_episodes: int = 48
     real_episodes: int = 12
     """Chaos Box episodes per wrist orientation (the paper: 4,000)."""
+    real_data: str | None = None
+    """An existing Chaos Box store (``dexndm collect``) to fit on instead of collecting one: one
+    collection can serve several runs (the Tables 4/5 benchmark's two tables share theirs)."""
     arch: Literal["joint", "finger", "whole"] = "joint"
     """Dynamics model the residual trains through: joint (DexNDM), finger or whole (the
     finger-wise and whole-hand baselines of the paper); use a separate ``--out`` per arch."""
@@ -83,7 +89,6 @@ def _timed(stages: dict[str, float], name: str, fn: Any) -> Any:
 def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     """Run the loop into ``out``; returns (and writes to ``out/summary.json``) the results."""
     from dexndm.collect.cli import CollectCmd
-    from dexndm.collect.config import CollectConfig, ReplayConfig
     from dexndm.dynamics.cli import TrainDriveCmd, TrainDynamicsCmd
     from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes
     from dexndm.eval.evaluate import evaluate
@@ -100,6 +105,11 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
             f"no base policy at {cfg.base}: pass --base PATH (a generalist checkpoint from "
             "`dexndm train generalist`), or run from a source checkout that has checkpoints/generalist"
         )
+    if cfg.real_data is not None and not (Path(cfg.real_data) / "manifest.jsonl").is_file():
+        raise FileNotFoundError(
+            f"--real-data {cfg.real_data} is not a Chaos Box store (no manifest.jsonl): collect one "
+            "with `dexndm collect --out DIR`, or leave --real-data out to collect here"
+        )
     stages: dict[str, float] = {}
     steps = cfg.episode_steps
     grasp = GraspConfig(candidates=cfg.grasp_candidates)
@@ -113,25 +123,21 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     _timed(stages, "sim episodes", lambda: record_policy_episodes(
         cfg.base, env_cfg, out / "sim", sim_cfg, progress=cfg.progress
     ).close())  # fmt: skip
-    collect = CollectConfig(
-        mode="chaos", source=cfg.base, episodes=cfg.real_episodes, wrist=cfg.wrists, steps=steps,
-        seed=cfg.seed, replay=ReplayConfig(
-            objects=cfg.objects, grasp_candidates=cfg.grasp_candidates, grasp_cache_dir=cfg.grasp_cache_dir,
-        ),
-    )  # fmt: skip
-    _timed(stages, "collect", CollectCmd(
-        hand="sim", reality=cfg.reality, out=out / "real", progress=cfg.progress, config=collect,
-    ).run)  # fmt: skip
+    real = out / "real" if cfg.real_data is None else Path(cfg.real_data)
+    if cfg.real_data is None:
+        _timed(stages, "collect", CollectCmd(
+            hand="sim", reality=cfg.reality, out=real, progress=cfg.progress, config=chaos_config(cfg),
+        ).run)  # fmt: skip
     eval_every = max(cfg.finetune_steps // 5, 1)
     _timed(stages, "dynamics", TrainDynamicsCmd(
-        arch=cfg.arch, sim_data=out / "sim", real_data=out / "real", out=out / "ndm",
+        arch=cfg.arch, sim_data=out / "sim", real_data=real, out=out / "ndm",
         pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
         seed=cfg.seed, threads=2, progress=cfg.progress,
     ).run)  # fmt: skip
     options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
     if cfg.drive_weight > 0:
         _timed(stages, "drive", TrainDriveCmd(
-            sim_data=out / "sim", real_data=out / "real", out=out / "drive", seed=cfg.seed, threads=2,
+            sim_data=out / "sim", real_data=real, out=out / "drive", seed=cfg.seed, threads=2,
             pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
         ).run)  # fmt: skip
         options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
@@ -168,6 +174,19 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _print(summary)
     return summary
+
+
+def chaos_config(cfg: DemoConfig, wrists: tuple[str, ...] | None = None) -> CollectConfig:
+    """The demo's Chaos Box collection: the base's simulated actions replayed under load,
+    ``cfg.real_episodes`` per wrist orientation (``wrists``, default ``cfg.wrists``)."""
+    from dexndm.collect.config import CollectConfig, ReplayConfig
+
+    return CollectConfig(
+        mode="chaos", source=cfg.base, episodes=cfg.real_episodes, wrist=wrists or cfg.wrists,
+        steps=cfg.episode_steps, seed=cfg.seed, replay=ReplayConfig(
+            objects=cfg.objects, grasp_candidates=cfg.grasp_candidates, grasp_cache_dir=cfg.grasp_cache_dir,
+        ),
+    )  # fmt: skip
 
 
 def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float]) -> dict[str, Any]:

@@ -4,15 +4,11 @@ a second reality must never report the first reality's numbers (a bug that once 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from residual_by_model import eval_args, evaluate_palm_up, made_by  # noqa: E402
-from residual_controls import _eval_folder  # noqa: E402
+from residual_by_model import eval_args, evaluate_palm_up, made_by
+from residual_controls import _eval_folder
 
 
 def _finished(out: Path, policy: Path, reality: str, seed: int = 0, episodes: int = 10) -> Path:
@@ -49,3 +45,25 @@ def test_a_policy_scored_on_two_realities_gets_a_folder_for_each(tmp_path):
     assert _eval_folder(policy, "default", 10, 0) == policy.parent / "seed0"
     soft = "benchmarks/profiles/soft.toml"
     assert _eval_folder(policy, soft, 10, 0) == policy.parent / "eval_soft" / "seed0"
+
+
+def _demo_summary(run_dir: Path, base: str, reality: str, seed: int) -> Path:
+    run_dir.mkdir(parents=True)
+    summary = run_dir / "summary.json"
+    summary.write_text(json.dumps({"config": {"base": base, "reality": reality, "seed": seed}}))
+    return summary
+
+
+def test_pipeline_seeds_reuses_a_run_only_with_its_base_reality_and_seed(tmp_path):
+    from pipeline_seeds import check_reuse
+
+    base = str(tmp_path / "runs" / "ft_seed0" / "generalist.pt")
+    summary = _demo_summary(tmp_path / "default" / "seed0", base, "default", 0)
+    check_reuse(summary, base=base, reality="default", seed=0)
+    for other in (
+        {"base": str(tmp_path / "checkpoints" / "generalist.pt"), "reality": "default", "seed": 0},
+        {"base": base, "reality": "harsh", "seed": 0},
+        {"base": base, "reality": "default", "seed": 1},
+    ):
+        with pytest.raises(SystemExit, match="pass another --out"):
+            check_reuse(summary, **other)

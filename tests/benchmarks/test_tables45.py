@@ -1,0 +1,41 @@
+"""The Tables 4/5 benchmark pools each (wrist, axis) cell over its episodes and seeds, and scores
+the issue's headline on the average over cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tables45 import cell_means, table_lines
+
+
+def _episodes_csv(path: Path, rows: list[tuple[str, str, float, float]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["object,wrist,axis,rot,ttf"] + [f"cyl,{w},{a},{r},{t}" for w, a, r, t in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_tables45_pools_cells_over_seeds_and_averages_over_cells(tmp_path):
+    def seed(direct_up: float) -> dict:
+        rows = {
+            "sim": [("palm_up", "+z", 1.2, 1.0), ("palm_up", "+z", 0.8, 0.5), ("base_up", "+z", 0.6, 0.1)],
+            "direct": [("palm_up", "+z", direct_up, 1.0), ("base_up", "+z", -0.2, 0.1)],
+            "dexndm": [("palm_up", "+z", 0.8, 1.0), ("base_up", "+z", 0.2, 0.1)],
+        }
+        return {
+            k: cell_means(_episodes_csv(tmp_path / f"{direct_up}" / k / "e.csv", v), 20.0)
+            for k, v in rows.items()
+        }
+
+    per_seed = [seed(0.4), seed(0.6)]
+    assert per_seed[0]["sim"][("palm_up", "+z")] == pytest.approx((1.0, 15.0))
+    lines = table_lines(per_seed)
+    palm_up, base_up, mean = lines[2], lines[3], lines[4]
+    # palm up: direct 0.5 (seeds 0.4, 0.6), DexNDM 0.8, sim 1.0 -> 1.60x, 60% of the gap
+    assert "| 0.50 +- 0.14 |" in palm_up and "1.60x" in palm_up and "60%" in palm_up
+    assert "| - |" in base_up  # direct turns the wrong way: no ratio
+    # over cells: direct (0.5 - 0.2) / 2 = 0.15, DexNDM 0.5 -> 3.33x
+    assert "3.33x" in mean and "mean over 2 cells" in mean
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        cell_means(tmp_path / "missing.csv", 20.0)
