@@ -6,8 +6,8 @@ demo`` once over all of that table's cells: simulated base-policy episodes in ev
 joint-wise dynamics model and one residual for the table, then sim / direct transfer / base +
 residual scored in every cell on the same grasps. Both tables of a (profile, seed) fit on one
 Chaos Box collection at all six wrist orientations (``--demo.real-episodes`` per orientation),
-made first: the box is the slow part (palm down runs at about a quarter of real time on this
-machine, benchmarks/RESULTS.md "Collection speed"). Per cell and row the table gives Rot (rad) and
+made first: the box is the slow part (0.3-1.1x real time per orientation on this machine,
+benchmarks/RESULTS.md "Collection speed" and "Tables 4/5"). Per cell and row the table gives Rot (rad) and
 TTF (s), mean +- sample std over seeds of each seed's mean; the last line averages over cells,
 which is what the issue's 1.5x headline is measured on.
 
