@@ -47,9 +47,14 @@ class Args:
     out: Path = Path("out/pipeline_seeds")
 
 
-def _mean_std(values: list[float]) -> str:
+def mean_std(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
+
+
+def base_for_seed(base: str, base_per_seed: str | None, seed: int) -> str:
+    """The base policy of pipeline ``seed``: ``base_per_seed`` with ``{seed}`` filled in, else ``base``."""
+    return base if base_per_seed is None else base_per_seed.format(seed=seed)
 
 
 def check_reuse(summary: Path, **expected: object) -> None:
@@ -86,12 +91,10 @@ def main(args: Args) -> None:
         for seed in args.seeds:
             run_dir = args.out / name / f"seed{seed}"
             summary = run_dir / "summary.json"
-            base = args.demo.base if args.base_per_seed is None else args.base_per_seed.format(seed=seed)
+            base = base_for_seed(args.demo.base, args.base_per_seed, seed)
             if summary.exists():
                 check_reuse(summary, base=base, reality=profile, seed=seed)
             else:
-                if not Path(base).is_file():
-                    raise SystemExit(f"no base policy for seed {seed}: {base} does not exist")
                 t0 = time.perf_counter()
                 run_demo(replace(args.demo, reality=profile, seed=seed, base=base), run_dir)
                 print(f"{profile} seed {seed}: {time.perf_counter() - t0:.0f} s")
@@ -104,9 +107,9 @@ def main(args: Args) -> None:
         closed = gap_closed(dexndm, direct, sim)
         gap = "-" if closed is None else f"{closed:.0%}"
         lines.append(
-            f"| {name} | {_mean_std(rot['sim'])} | {_mean_std(rot['direct'])} | "
-            f"{_mean_std(rot['dexndm'])} | "
-            f"{_mean_std(ttf['direct'])} | {_mean_std(ttf['dexndm'])} | {dexndm / max(direct, 1e-9):.2f}x | "
+            f"| {name} | {mean_std(rot['sim'])} | {mean_std(rot['direct'])} | "
+            f"{mean_std(rot['dexndm'])} | "
+            f"{mean_std(ttf['direct'])} | {mean_std(ttf['dexndm'])} | {dexndm / max(direct, 1e-9):.2f}x | "
             f"{gap} | {ratios} |"
         )
     save_table(args.out, lines)

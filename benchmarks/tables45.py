@@ -29,7 +29,7 @@ import tyro
 
 # sibling scripts: running a benchmark puts benchmarks/ on sys.path
 from direct_transfer import save_table
-from pipeline_seeds import check_reuse
+from pipeline_seeds import base_for_seed, check_reuse, mean_std
 
 from dexndm.collect.cli import CollectCmd
 from dexndm.demo import DemoConfig, chaos_config, run_demo
@@ -74,11 +74,6 @@ def cell_means(episodes_csv: Path, episode_s: float) -> dict[tuple[str, str], tu
     }
 
 
-def _mean_std(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
-
-
 def table_lines(per_seed: list[dict[str, dict[tuple[str, str], tuple[float, float]]]]) -> list[str]:
     """Markdown rows: one per cell (in the first seed's order), then the average over cells.
 
@@ -99,7 +94,7 @@ def table_lines(per_seed: list[dict[str, dict[tuple[str, str], tuple[float, floa
             avg[k].append(v)
         lines.append(
             f"| {cell[0]} | {cell[1]} | "
-            + " | ".join(f"{_mean_std(rot[k])} | {_mean_std(ttf[k])}" for k in ROWS)
+            + " | ".join(f"{mean_std(rot[k])} | {mean_std(ttf[k])}" for k in ROWS)
             + f" | {_ratio(ours, direct)} | {_gap(ours, direct, sim)} |"
         )
     sim, direct, ours = (statistics.fmean(avg[k]) for k in ROWS)
@@ -116,8 +111,6 @@ def _ratio(ours: float, direct: float) -> str:
 
 
 def _gap(ours: float, direct: float, sim: float) -> str:
-    if sim <= direct:  # reality turns the object at least as far as the sim: no gap to close
-        return "-"
     closed = gap_closed(ours, direct, sim)
     return "-" if closed is None else f"{closed:.0%}"
 
@@ -130,7 +123,18 @@ def main(args: Args) -> None:
         f"{args.demo.eval_episodes} evaluation episodes per test shape, cell and row; mean +- std over "
         "seeds of each seed's mean.",
     ]
+    # one Chaos Box store per (profile, seed) at every wrist of the tables, shared by the tables;
+    # collecting resumes a store that is there (and refuses one collected with other settings)
     all_wrists = tuple(dict.fromkeys(w for t in args.tables for w in TABLES[t][0]))
+    stores: dict[tuple[str, int], Path] = {}
+    for profile in args.profiles:
+        for seed in args.seeds:
+            store = stores[profile, seed] = args.out / "chaos" / Path(profile).stem / f"seed{seed}"
+            base = base_for_seed(args.demo.base, args.base_per_seed, seed)
+            CollectCmd(
+                hand="sim", reality=profile, out=store, progress=False,
+                config=chaos_config(replace(args.demo, seed=seed, base=base), wrists=all_wrists),
+            ).run()  # fmt: skip
     for table in args.tables:
         wrists, axes = TABLES[table]
         for profile in args.profiles:
@@ -138,21 +142,15 @@ def main(args: Args) -> None:
             per_seed = []
             for seed in args.seeds:
                 run_dir = args.out / table / name / f"seed{seed}"
-                base = args.demo.base if args.base_per_seed is None else args.base_per_seed.format(seed=seed)
-                chaos = args.out / "chaos" / name / f"seed{seed}"
-                cfg = replace(
-                    args.demo, reality=profile, seed=seed, base=base, wrists=wrists, axes=axes,
-                    real_data=str(chaos),
-                )  # fmt: skip
-                # resumes a store that is there (refusing one collected with other settings)
-                CollectCmd(
-                    hand="sim", reality=profile, out=chaos, progress=False,
-                    config=chaos_config(cfg, wrists=all_wrists),
-                ).run()  # fmt: skip
+                base = base_for_seed(args.demo.base, args.base_per_seed, seed)
                 summary = run_dir / "summary.json"
                 if summary.exists():
                     check_reuse(summary, base=base, reality=profile, seed=seed, wrists=wrists, axes=axes)
                 else:
+                    cfg = replace(
+                        args.demo, reality=profile, seed=seed, base=base, wrists=wrists, axes=axes,
+                        real_data=str(stores[profile, seed]),
+                    )  # fmt: skip
                     t0 = time.perf_counter()
                     run_demo(cfg, run_dir)
                     print(f"{table} {profile} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)

@@ -34,9 +34,11 @@ TABLE_COLUMNS = (
 def gap_closed(rot: float, direct: float, sim: float) -> float | None:
     """The share of the sim-to-real gap a policy closes, (rot - direct) / (sim - direct), from the
     Rot of the policy on the reality, of the base on the reality and of the base in the training
-    sim (issue 5's headline); None when the base transfers without a gap."""
+    sim (issue 5's headline); None when the base transfers without a gap, or the reality turns
+    the object further than the sim does (then there is no gap to close, and a ratio over a
+    negative gap reads as its opposite)."""
     gap = sim - direct
-    return (rot - direct) / gap if abs(gap) > 1e-9 else None
+    return (rot - direct) / gap if gap > 1e-9 else None
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
