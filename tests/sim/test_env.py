@@ -128,6 +128,17 @@ def test_task_distribution_restricts_what_resets_draw(cfg):
     assert len({tuple(a) for a in env.axis.round(9)}) == 8, "random axes: all different"
 
 
+def test_task_distribution_weights_a_repeated_wrist(cfg):
+    env = RotationEnv(dataclasses.replace(cfg, num_envs=64, episode_steps=1))
+    env.set_task_distribution(("palm_up", "palm_up", "palm_up", "palm_down"), ("+z",))
+    up = []
+    for _ in range(8):  # 512 resets
+        env.step(np.zeros((64, 16)))
+        up.append(np.isclose(env.wrist_quat[:, 0], 1.0))
+    share = float(np.mean(up))
+    assert 0.68 < share < 0.82, f"palm up listed 3 of 4 times should be drawn ~75%, got {share:.2f}"
+
+
 def test_task_distribution_refuses_a_wrist_without_grasps(cfg):
     env = RotationEnv(dataclasses.replace(cfg, num_envs=2))
     with pytest.raises(ValueError, match="not among the env's wrists.*EnvConfig.wrists"):

@@ -296,6 +296,9 @@ class RotationEnv:
 
         ``wrists`` must be among the env's configured wrist orientations (their grasps are built
         with the env); ``axes`` are any axis names/vectors, ``"principal"`` or ``"random"``.
+        A wrist listed k times is drawn k times as often: a stage that adds new wrists can keep
+        a large share of resets on the one whose gait is already learned, so PPO does not trade
+        that gait away while the new wrists are hard (session 8's all-wrist run did).
         """
         wanted = expand_wrists(wrists)
         idx = []
@@ -307,7 +310,7 @@ class RotationEnv:
                     "add it to EnvConfig.wrists so its grasps are built"
                 )
             idx.append(hits[0])
-        self.active_wrists = np.array(sorted(set(idx)))
+        self.active_wrists = np.array(idx)
         if tuple(axes) == ("random",):
             self.active_axes = None
         else:
