@@ -29,7 +29,7 @@ import tyro
 from direct_transfer import save_table
 
 from dexndm.demo import DemoConfig, run_demo
-from dexndm.eval.report import gap_closed
+from dexndm.eval.report import format_gap_closed
 
 ROWS = ("sim", "direct", "dexndm")
 
@@ -104,8 +104,7 @@ def main(args: Args) -> None:
         sim, direct, dexndm = (statistics.fmean(rot[k]) for k in ROWS)
         pairs = zip(rot["dexndm"], rot["direct"], strict=True)
         ratios = ", ".join(f"{d / max(b, 1e-9):.2f}" for d, b in pairs)
-        closed = gap_closed(dexndm, direct, sim)
-        gap = "-" if closed is None else f"{closed:.0%}"
+        gap = format_gap_closed(dexndm, direct, sim)
         lines.append(
             f"| {name} | {mean_std(rot['sim'])} | {mean_std(rot['direct'])} | "
             f"{mean_std(rot['dexndm'])} | "

@@ -26,8 +26,11 @@ from pathlib import Path
 
 import tyro
 
+# sibling scripts: running a benchmark puts benchmarks/ on sys.path
+from pipeline_seeds import mean_std
+
 from dexndm.data.artifacts import read_sidecar, sidecar_path
-from dexndm.eval.report import gap_closed
+from dexndm.eval.report import format_gap_closed
 
 
 @dataclass
@@ -116,11 +119,6 @@ def _residual(kind: str, size: str, args: Args, seed: int, out: Path) -> dict:
     return json.loads(sidecar.read_text())["extra"]["eval"]
 
 
-def _mean_std(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.2f} +- {sd:.2f}"
-
-
 def main(args: Args) -> None:
     direct = [
         evaluate_palm_up(args.base, args.reality, args.episodes, s, args.out / "direct" / f"seed{s}")
@@ -128,12 +126,12 @@ def main(args: Args) -> None:
     ]
     d_rot = [r["rot_mean"] for r in direct]
     d_mean = statistics.fmean(d_rot)
-    d_ttf = _mean_std([20 * r["ttf_mean"] for r in direct])  # TTF is a fraction of the 20 s episode
+    d_ttf = mean_std([20 * r["ttf_mean"] for r in direct])  # TTF is a fraction of the 20 s episode
     lines = [
         "| model | Chaos Box episodes | modelled gap closed | mean correction (mrad) | Rot (rad) | TTF (s) "
         "| / direct | gap closed | per seed |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| direct transfer | - | - | - | {_mean_std(d_rot)} | {d_ttf} | 1.00x | - | - |",
+        f"| direct transfer | - | - | - | {mean_std(d_rot)} | {d_ttf} | 1.00x | - | - |",
     ]
     for spec in args.models:
         kind, _, size = spec.partition(":")
@@ -150,12 +148,11 @@ def main(args: Args) -> None:
         closed = [100 * (1 - f["corrected_mae"] / f["uncorrected_mae"]) for f in fits]
         corr = [1e3 * f["mean_abs_correction"] for f in fits]
         mean = statistics.fmean(rot)
-        closed_gap = None if args.sim_rot is None else gap_closed(mean, d_mean, args.sim_rot)
-        gap = "-" if closed_gap is None else f"{100 * closed_gap:.0f}%"
+        gap = "-" if args.sim_rot is None else format_gap_closed(mean, d_mean, args.sim_rot)
         per_seed = ", ".join(f"{a / b:.2f}" for a, b in zip(rot, d_rot, strict=True))
         lines.append(
             f"| {kind} | {size} | {min(closed):.0f}-{max(closed):.0f}% | {min(corr):.1f}-{max(corr):.1f} "
-            f"| {_mean_std(rot)} | {_mean_std([20 * r['ttf_mean'] for r in evals])} "
+            f"| {mean_std(rot)} | {mean_std([20 * r['ttf_mean'] for r in evals])} "
             f"| {mean / d_mean:.2f}x | {gap} | {per_seed} |"
         )
     text = "\n".join(lines) + "\n"

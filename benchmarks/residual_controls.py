@@ -26,7 +26,7 @@ import tyro
 # the sibling script: running a benchmark puts benchmarks/ on sys.path
 from residual_by_model import eval_args, evaluate_palm_up, made_by
 
-from dexndm.eval.report import gap_closed
+from dexndm.eval.report import format_gap_closed
 
 
 @dataclass
@@ -97,8 +97,7 @@ def score_table(
 
     def row(label: str, scores: list[tuple[float, float]], direct_mean: float) -> str:
         rot = statistics.fmean(r for r, _ in scores)
-        share = None if sim_rot is None else gap_closed(rot, direct_mean, sim_rot)
-        closed = "" if sim_rot is None else f" {'-' if share is None else f'{100 * share:.0f}%'} |"
+        closed = "" if sim_rot is None else f" {format_gap_closed(rot, direct_mean, sim_rot)} |"
         return (
             f"| {label} | {', '.join(f'{r:.3f}' for r, _ in scores)} | {rot:.2f} "
             f"| {statistics.fmean(t for _, t in scores):.2f} | {rot / direct_mean:.2f}x |{closed}"

@@ -33,7 +33,7 @@ from pipeline_seeds import base_for_seed, check_reuse, mean_std
 
 from dexndm.collect.cli import CollectCmd
 from dexndm.demo import DemoConfig, chaos_config, run_demo
-from dexndm.eval.report import gap_closed
+from dexndm.eval.report import format_gap_closed
 from dexndm.hand import constants as C
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
 
@@ -95,12 +95,12 @@ def table_lines(per_seed: list[dict[str, dict[tuple[str, str], tuple[float, floa
         lines.append(
             f"| {cell[0]} | {cell[1]} | "
             + " | ".join(f"{mean_std(rot[k])} | {mean_std(ttf[k])}" for k in ROWS)
-            + f" | {_ratio(ours, direct)} | {_gap(ours, direct, sim)} |"
+            + f" | {_ratio(ours, direct)} | {format_gap_closed(ours, direct, sim)} |"
         )
     sim, direct, ours = (statistics.fmean(avg[k]) for k in ROWS)
     lines.append(
         f"| **mean over {len(cells)} cells** | | {sim:.2f} | | {direct:.2f} | | {ours:.2f} | | "
-        f"**{_ratio(ours, direct)}** | **{_gap(ours, direct, sim)}** |"
+        f"**{_ratio(ours, direct)}** | **{format_gap_closed(ours, direct, sim)}** |"
     )
     return lines
 
@@ -108,11 +108,6 @@ def table_lines(per_seed: list[dict[str, dict[tuple[str, str], tuple[float, floa
 def _ratio(ours: float, direct: float) -> str:
     # a cell whose direct Rot is ~0 or negative (the object tumbles the wrong way) has no ratio
     return f"{ours / direct:.2f}x" if direct > 1e-3 else "-"
-
-
-def _gap(ours: float, direct: float, sim: float) -> str:
-    closed = gap_closed(ours, direct, sim)
-    return "-" if closed is None else f"{closed:.0%}"
 
 
 def main(args: Args) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dexndm.eval.report import gap_closed
+from dexndm.eval.report import format_gap_closed, gap_closed
 
 
 def test_share_of_the_gap_between_direct_transfer_and_sim():
@@ -13,3 +13,9 @@ def test_share_of_the_gap_between_direct_transfer_and_sim():
 @pytest.mark.parametrize("sim", [0.5, 0.3])
 def test_no_share_without_a_gap_or_when_reality_turns_further_than_sim(sim):
     assert gap_closed(0.8, 0.5, sim) is None
+
+
+def test_table_text_of_the_gap_closed():
+    assert format_gap_closed(0.8, 0.5, 1.0) == "60%"
+    assert format_gap_closed(0.4, 0.5, 1.0) == "-20%"
+    assert format_gap_closed(0.8, 0.5, 0.3) == "-"

@@ -41,6 +41,12 @@ def gap_closed(rot: float, direct: float, sim: float) -> float | None:
     return (rot - direct) / gap if gap > 1e-9 else None
 
 
+def format_gap_closed(rot: float, direct: float, sim: float) -> str:
+    """:func:`gap_closed` for a results table: a percentage, or ``-`` where there is no gap."""
+    closed = gap_closed(rot, direct, sim)
+    return "-" if closed is None else f"{closed:.0%}"
+
+
 def _csv_text(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     if rows:

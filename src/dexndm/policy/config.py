@@ -49,7 +49,8 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class CurriculumStage:
-    """From iteration ``start`` on, resets draw wrists from ``wrists`` and axes from ``axes``."""
+    """From iteration ``start`` on, resets draw wrists from ``wrists`` (a wrist listed k times is
+    drawn k times as often) and axes from ``axes``."""
 
     start: int
     wrists: tuple[str, ...]
