@@ -32,7 +32,7 @@ from direct_transfer import save_table
 from pipeline_seeds import base_for_seed, check_reuse, mean_std
 
 from dexndm.collect.cli import CollectCmd
-from dexndm.demo import DemoConfig, chaos_config, run_demo
+from dexndm.demo import DemoConfig, chaos_config, evaluate_reality_cells, fit_residual, run_demo
 from dexndm.eval.report import format_gap_closed
 from dexndm.hand import constants as C
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
@@ -42,6 +42,13 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "palm_down_axes": (("palm_down",), PRINCIPAL_AXES),  # the paper's Table 5
 }
 ROWS = ("sim", "direct", "dexndm")
+LABELS = {
+    "sim": "sim",
+    "direct": "direct",
+    "dexndm": "DexNDM",
+    "finger": "finger-wise NDM",
+    "whole": "whole-hand NDM",
+}
 
 
 @dataclass
@@ -53,6 +60,10 @@ class Args:
         sim_episodes=96, real_episodes=12, eval_episodes=10, video_steps=0, progress=False
     )
     """Stage sizes of every run (seed, reality, wrists and axes are set per run)."""
+    baselines: tuple[Literal["finger", "whole"], ...] = ()
+    """Dynamics-model baselines, each a row: the residual trained through a finger-wise or
+    whole-hand model fitted on the run's own simulated episodes and Chaos Box store, scored on
+    the same grasps (the paper's Table 4 has the whole-hand one)."""
     base_per_seed: str | None = None
     """A base policy per pipeline seed, ``{seed}`` replaced by the seed; None: ``--demo.base``."""
     out: Path = Path("out/tables45")
@@ -74,40 +85,65 @@ def cell_means(episodes_csv: Path, episode_s: float) -> dict[tuple[str, str], tu
     }
 
 
-def table_lines(per_seed: list[dict[str, dict[tuple[str, str], tuple[float, float]]]]) -> list[str]:
+def table_lines(
+    per_seed: list[dict[str, dict[tuple[str, str], tuple[float, float]]]], baselines: tuple[str, ...] = ()
+) -> list[str]:
     """Markdown rows: one per cell (in the first seed's order), then the average over cells.
 
-    ``per_seed[i][row][cell]`` = (Rot, TTF s) of seed i's run for row sim / direct / dexndm.
+    ``per_seed[i][row][cell]`` = (Rot, TTF s) of seed i's run for row sim / direct / dexndm and
+    each of ``baselines``; every method but sim and direct also gets its ratio to direct transfer,
+    and DexNDM the share of the sim-to-direct gap it closed.
     """
+    rows = (*ROWS, *baselines)
+    methods = ("dexndm", *baselines)
     cells = list(per_seed[0]["sim"])
     lines = [
-        "| wrist | axis | sim Rot | sim TTF (s) | direct Rot | direct TTF (s) | DexNDM Rot | DexNDM TTF (s) "
-        "| DexNDM / direct | gap closed |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| wrist | axis | "
+        + " | ".join(f"{LABELS[k]} Rot | {LABELS[k]} TTF (s)" for k in rows)
+        + " | "
+        + " | ".join(f"{LABELS[k]} / direct" for k in methods)
+        + " | gap closed |",
+        "|" + "---|" * (2 + 2 * len(rows) + len(methods) + 1),
     ]
-    avg: dict[str, list[float]] = {k: [] for k in ROWS}
+    avg: dict[str, list[float]] = {k: [] for k in rows}
     for cell in cells:
-        rot = {k: [s[k][cell][0] for s in per_seed] for k in ROWS}
-        ttf = {k: [s[k][cell][1] for s in per_seed] for k in ROWS}
-        sim, direct, ours = (statistics.fmean(rot[k]) for k in ROWS)
-        for k, v in zip(ROWS, (sim, direct, ours), strict=True):
-            avg[k].append(v)
+        rot = {k: [s[k][cell][0] for s in per_seed] for k in rows}
+        ttf = {k: [s[k][cell][1] for s in per_seed] for k in rows}
+        mean = {k: statistics.fmean(rot[k]) for k in rows}
+        for k in rows:
+            avg[k].append(mean[k])
         lines.append(
             f"| {cell[0]} | {cell[1]} | "
-            + " | ".join(f"{mean_std(rot[k])} | {mean_std(ttf[k])}" for k in ROWS)
-            + f" | {_ratio(ours, direct)} | {format_gap_closed(ours, direct, sim)} |"
+            + " | ".join(f"{mean_std(rot[k])} | {mean_std(ttf[k])}" for k in rows)
+            + " | "
+            + " | ".join(_ratio(mean[k], mean["direct"]) for k in methods)
+            + f" | {format_gap_closed(mean['dexndm'], mean['direct'], mean['sim'])} |"
         )
-    sim, direct, ours = (statistics.fmean(avg[k]) for k in ROWS)
-    lines.append(
-        f"| **mean over {len(cells)} cells** | | {sim:.2f} | | {direct:.2f} | | {ours:.2f} | | "
-        f"**{_ratio(ours, direct)}** | **{format_gap_closed(ours, direct, sim)}** |"
-    )
+    mean = {k: statistics.fmean(avg[k]) for k in rows}
+    fields = [f"**mean over {len(cells)} cells**", ""]
+    fields += [c for k in rows for c in (f"{mean[k]:.2f}", "")]
+    fields += [f"**{_ratio(mean[k], mean['direct'])}**" for k in methods]
+    fields.append(f"**{format_gap_closed(mean['dexndm'], mean['direct'], mean['sim'])}**")
+    lines.append("| " + " | ".join(fields) + " |")
     return lines
 
 
 def _ratio(ours: float, direct: float) -> str:
     # a cell whose direct Rot is ~0 or negative (the object tumbles the wrong way) has no ratio
     return f"{ours / direct:.2f}x" if direct > 1e-3 else "-"
+
+
+def baseline_row(cfg: DemoConfig, run_dir: Path) -> None:
+    """The ``cfg.arch`` baseline of a finished run: its model and residual in ``run_dir/<arch>``,
+    fitted on the run's simulated episodes and ``cfg.real_data``, scored into
+    ``run_dir/eval/<arch>``; skipped when that score is there (each stage resumes on its own)."""
+    if (run_dir / "eval" / cfg.arch / "episodes.csv").is_file():
+        return
+    t0 = time.perf_counter()
+    assert cfg.real_data is not None
+    deployed = fit_residual(cfg, run_dir / cfg.arch, run_dir / "sim", Path(cfg.real_data), {})
+    evaluate_reality_cells(cfg, deployed, run_dir / "eval" / cfg.arch)
+    print(f"{run_dir} {cfg.arch} NDM + residual: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def main(args: Args) -> None:
@@ -149,10 +185,19 @@ def main(args: Args) -> None:
                     t0 = time.perf_counter()
                     run_demo(cfg, run_dir)
                     print(f"{table} {profile} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+                for arch in args.baselines:
+                    baseline_row(
+                        replace(args.demo, reality=profile, seed=seed, base=base, wrists=wrists, axes=axes,
+                                real_data=str(stores[profile, seed]), arch=arch),
+                        run_dir,
+                    )  # fmt: skip
                 per_seed.append(
-                    {k: cell_means(run_dir / "eval" / k / "episodes.csv", episode_s) for k in ROWS}
+                    {
+                        k: cell_means(run_dir / "eval" / k / "episodes.csv", episode_s)
+                        for k in (*ROWS, *args.baselines)
+                    }
                 )
-            lines += ["", f"**{table}, {name}**", "", *table_lines(per_seed)]
+            lines += ["", f"**{table}, {name}**", "", *table_lines(per_seed, args.baselines)]
     save_table(args.out, lines)
 
 

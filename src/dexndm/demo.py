@@ -89,12 +89,9 @@ def _timed(stages: dict[str, float], name: str, fn: Any) -> Any:
 def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     """Run the loop into ``out``; returns (and writes to ``out/summary.json``) the results."""
     from dexndm.collect.cli import CollectCmd
-    from dexndm.dynamics.cli import TrainDriveCmd, TrainDynamicsCmd
     from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes
     from dexndm.eval.evaluate import evaluate
     from dexndm.eval.policies import load_policy
-    from dexndm.eval.reality_eval import evaluate_on_reality
-    from dexndm.residual.cli import TrainResidualCmd
     from dexndm.sim.config import EnvConfig
     from dexndm.sim.grasp import GraspConfig
 
@@ -128,27 +125,7 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         _timed(stages, "collect", CollectCmd(
             hand="sim", reality=cfg.reality, out=real, progress=cfg.progress, config=chaos_config(cfg),
         ).run)  # fmt: skip
-    eval_every = max(cfg.finetune_steps // 5, 1)
-    _timed(stages, "dynamics", TrainDynamicsCmd(
-        arch=cfg.arch, sim_data=out / "sim", real_data=real, out=out / "ndm",
-        pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
-        seed=cfg.seed, threads=2, progress=cfg.progress,
-    ).run)  # fmt: skip
-    options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
-    if cfg.drive_weight > 0:
-        _timed(stages, "drive", TrainDriveCmd(
-            sim_data=out / "sim", real_data=real, out=out / "drive", seed=cfg.seed, threads=2,
-            pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
-        ).run)  # fmt: skip
-        options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
-    _timed(stages, "residual", TrainResidualCmd(
-        dynamics=out / "ndm" / "dynamics.pt", sim_data=out / "sim", out=out / "residual", base=cfg.base,
-        steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed, threads=2,
-        progress=cfg.progress, **options,
-    ).run)  # fmt: skip
-    deployed = out / "residual" / "policy.onnx"
-    if not deployed.exists():
-        deployed = out / "residual" / "residual.pt"
+    deployed = fit_residual(cfg, out, out / "sim", real, stages)
 
     cells = {"objects": cfg.objects, "wrists": cfg.wrists, "axes": cfg.axes}
     common = {"episodes_per_cell": cfg.eval_episodes, "seed": cfg.seed, "episode_steps": steps}
@@ -159,9 +136,8 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         out_dir=out / "eval" / "sim", progress=cfg.progress,
     ))  # fmt: skip
     for name, policy in (("direct", cfg.base), ("dexndm", deployed)):
-        results[name] = _timed(stages, f"eval {name}", lambda p=policy, n=name: evaluate_on_reality(
-            load_policy(p), profile=cfg.reality, **cells, **common, out_dir=out / "eval" / n,
-            progress=cfg.progress,
+        results[name] = _timed(stages, f"eval {name}", lambda p=policy, n=name: evaluate_reality_cells(
+            cfg, p, out / "eval" / n
         ))  # fmt: skip
     summary = _summary(cfg, results, stages)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -174,6 +150,50 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _print(summary)
     return summary
+
+
+def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict[str, float]) -> Path:
+    """Stages 3-4 into ``out``: the ``cfg.arch`` dynamics model (pre-trained on ``sim``, fine-tuned
+    on the Chaos Box store ``real``), the drive model when ``cfg.drive_weight`` > 0, and the
+    residual through them; returns the deployed base + residual policy."""
+    from dexndm.dynamics.cli import TrainDriveCmd, TrainDynamicsCmd
+    from dexndm.residual.cli import TrainResidualCmd
+
+    eval_every = max(cfg.finetune_steps // 5, 1)
+    _timed(stages, "dynamics", TrainDynamicsCmd(
+        arch=cfg.arch, sim_data=sim, real_data=real, out=out / "ndm",
+        pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
+        seed=cfg.seed, threads=2, progress=cfg.progress,
+    ).run)  # fmt: skip
+    options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
+    if cfg.drive_weight > 0:
+        _timed(stages, "drive", TrainDriveCmd(
+            sim_data=sim, real_data=real, out=out / "drive", seed=cfg.seed, threads=2,
+            pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
+        ).run)  # fmt: skip
+        options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
+    _timed(stages, "residual", TrainResidualCmd(
+        dynamics=out / "ndm" / "dynamics.pt", sim_data=sim, out=out / "residual", base=cfg.base,
+        steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed, threads=2,
+        progress=cfg.progress, **options,
+    ).run)  # fmt: skip
+    deployed = out / "residual" / "policy.onnx"
+    return deployed if deployed.exists() else out / "residual" / "residual.pt"
+
+
+def evaluate_reality_cells(cfg: DemoConfig, policy: str | Path, out_dir: Path) -> Any:
+    """``policy`` on ``cfg.reality`` in every (object, wrist, axis) cell of ``cfg``, test shapes,
+    with the grasps every row of a run shares (they are drawn from ``cfg.seed``)."""
+    from dexndm.eval.policies import load_policy
+    from dexndm.eval.reality_eval import evaluate_on_reality
+    from dexndm.sim.grasp import GraspConfig
+
+    return evaluate_on_reality(
+        load_policy(policy), profile=cfg.reality, objects=cfg.objects, wrists=cfg.wrists, axes=cfg.axes,
+        episodes_per_cell=cfg.eval_episodes, seed=cfg.seed, episode_steps=cfg.episode_steps, split="test",
+        grasp=GraspConfig(candidates=cfg.grasp_candidates), grasp_cache_dir=cfg.grasp_cache_dir,
+        out_dir=out_dir, progress=cfg.progress,
+    )  # fmt: skip
 
 
 def chaos_config(cfg: DemoConfig, wrists: tuple[str, ...] | None = None) -> CollectConfig:

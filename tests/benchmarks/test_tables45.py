@@ -22,6 +22,7 @@ def test_tables45_pools_cells_over_seeds_and_averages_over_cells(tmp_path):
             "sim": [("palm_up", "+z", 1.2, 1.0), ("palm_up", "+z", 0.8, 0.5), ("base_up", "+z", 0.6, 0.1)],
             "direct": [("palm_up", "+z", direct_up, 1.0), ("base_up", "+z", -0.2, 0.1)],
             "dexndm": [("palm_up", "+z", 0.8, 1.0), ("base_up", "+z", 0.2, 0.1)],
+            "whole": [("palm_up", "+z", 0.25, 0.5), ("base_up", "+z", 0.05, 0.1)],
         }
         return {
             k: cell_means(_episodes_csv(tmp_path / f"{direct_up}" / k / "e.csv", v), 20.0)
@@ -37,5 +38,15 @@ def test_tables45_pools_cells_over_seeds_and_averages_over_cells(tmp_path):
     assert "| - |" in base_up  # direct turns the wrong way: no ratio
     # over cells: direct (0.5 - 0.2) / 2 = 0.15, DexNDM 0.5 -> 3.33x
     assert "3.33x" in mean and "mean over 2 cells" in mean
+    assert "whole-hand" not in lines[0]  # a baseline is a row only when asked for
+
+    lines = table_lines(per_seed, ("whole",))
+    header, palm_up, mean = lines[0], lines[2], lines[4]
+    assert "whole-hand NDM Rot" in header and "whole-hand NDM / direct" in header
+    assert header.count("|") == lines[1].count("|")  # the separator spans every column
+    # whole-hand on palm up: 0.25 against direct 0.5 -> 0.50x, after DexNDM's 1.60x; over cells
+    # (0.25 + 0.05) / 2 = 0.15 against direct 0.15 -> 1.00x
+    assert "| 1.60x | 0.50x | 60% |" in palm_up
+    assert "**3.33x** | **1.00x**" in mean and mean.count("|") == header.count("|")
     with pytest.raises(FileNotFoundError, match="did not finish"):
         cell_means(tmp_path / "missing.csv", 20.0)
