@@ -84,7 +84,8 @@ class TrainDynamicsCmd:
             eval_fraction=self.eval_fraction, split_seed=self.seed,
         )  # fmt: skip
         result = train_dynamics(self.out, self.sim_data, self.real_data, cfg, init=self.init)
-        print(f"{self.arch}-wise dynamics model: {result.path}")
+        name = {"joint": "joint-wise", "finger": "finger-wise", "whole": "whole-hand"}[self.arch]
+        print(f"{name} dynamics model: {result.path}")
         print("| eval episodes | 1-step (mrad) | hold 1-step | k-step (mrad) | hold k-step | k |")
         print("|---|---|---|---|---|---|")
         for name, err in result.errors.items():
