@@ -33,9 +33,7 @@ import tyro
 from dexndm.dynamics import EpisodeWindows, FitConfig, fit_dynamics, open_loop_error, split_windows
 from dexndm.dynamics.checkpoint import load_dynamics, save_dynamics
 from dexndm.dynamics.datasets import load_episode_arrays
-from dexndm.dynamics.models import DynamicsConfig, build_dynamics
-
-KINDS = {"joint": "joint-wise", "finger": "finger-wise", "whole": "whole-hand"}
+from dexndm.dynamics.models import MODEL_NAMES, DynamicsConfig, build_dynamics
 
 
 @dataclass
@@ -193,13 +191,13 @@ def main(args: Args) -> None:
             model = start if size == 0 else finetuned(args, kind, size, start)
             err = open_loop_error(model, task_windows, 10)
             rows.append({
-                "model": KINDS[kind], "episodes": size, "one_step_mrad": 1e3 * err.one_step,
+                "model": MODEL_NAMES[kind], "episodes": size, "one_step_mrad": 1e3 * err.one_step,
                 "ten_step_mrad": 1e3 * err.final, "hold_one_step_mrad": 1e3 * err.hold_one_step,
                 "hold_ten_step_mrad": 1e3 * err.hold_final,
             })  # fmt: skip
             r = rows[-1]
             print(
-                f"{KINDS[kind]:>11} N={size:>5}: 1-step {r['one_step_mrad']:.2f} mrad, "
+                f"{MODEL_NAMES[kind]:>11} N={size:>5}: 1-step {r['one_step_mrad']:.2f} mrad, "
                 f"10-step {r['ten_step_mrad']:.2f} mrad ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )

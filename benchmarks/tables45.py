@@ -33,6 +33,7 @@ from pipeline_seeds import base_for_seed, check_reuse, mean_std
 
 from dexndm.collect.cli import CollectCmd
 from dexndm.demo import DemoConfig, chaos_config, evaluate_reality_cells, fit_residual, run_demo
+from dexndm.dynamics.models import MODEL_NAMES
 from dexndm.eval.report import format_gap_closed
 from dexndm.hand import constants as C
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
@@ -42,12 +43,8 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "palm_down_axes": (("palm_down",), PRINCIPAL_AXES),  # the paper's Table 5
 }
 ROWS = ("sim", "direct", "dexndm")
-LABELS = {
-    "sim": "sim",
-    "direct": "direct",
-    "dexndm": "DexNDM",
-    "finger": "finger-wise NDM",
-    "whole": "whole-hand NDM",
+LABELS = {"sim": "sim", "direct": "direct", "dexndm": "DexNDM"} | {
+    k: f"{MODEL_NAMES[k]} NDM" for k in ("finger", "whole")
 }
 
 
@@ -174,23 +171,19 @@ def main(args: Args) -> None:
             for seed in args.seeds:
                 run_dir = args.out / table / name / f"seed{seed}"
                 base = base_for_seed(args.demo.base, args.base_per_seed, seed)
+                cfg = replace(
+                    args.demo, reality=profile, seed=seed, base=base, wrists=wrists, axes=axes,
+                    real_data=str(stores[profile, seed]),
+                )  # fmt: skip
                 summary = run_dir / "summary.json"
                 if summary.exists():
                     check_reuse(summary, base=base, reality=profile, seed=seed, wrists=wrists, axes=axes)
                 else:
-                    cfg = replace(
-                        args.demo, reality=profile, seed=seed, base=base, wrists=wrists, axes=axes,
-                        real_data=str(stores[profile, seed]),
-                    )  # fmt: skip
                     t0 = time.perf_counter()
                     run_demo(cfg, run_dir)
                     print(f"{table} {profile} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
                 for arch in args.baselines:
-                    baseline_row(
-                        replace(args.demo, reality=profile, seed=seed, base=base, wrists=wrists, axes=axes,
-                                real_data=str(stores[profile, seed]), arch=arch),
-                        run_dir,
-                    )  # fmt: skip
+                    baseline_row(replace(cfg, arch=arch), run_dir)
                 per_seed.append(
                     {
                         k: cell_means(run_dir / "eval" / k / "episodes.csv", episode_s)

@@ -66,6 +66,7 @@ class TrainDynamicsCmd:
     progress: bool = True
 
     def run(self) -> int:
+        from dexndm.dynamics.models import MODEL_NAMES
         from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics
         from dexndm.dynamics.train import FitConfig
 
@@ -84,8 +85,7 @@ class TrainDynamicsCmd:
             eval_fraction=self.eval_fraction, split_seed=self.seed,
         )  # fmt: skip
         result = train_dynamics(self.out, self.sim_data, self.real_data, cfg, init=self.init)
-        name = {"joint": "joint-wise", "finger": "finger-wise", "whole": "whole-hand"}[self.arch]
-        print(f"{name} dynamics model: {result.path}")
+        print(f"{MODEL_NAMES[self.arch]} dynamics model: {result.path}")
         print("| eval episodes | 1-step (mrad) | hold 1-step | k-step (mrad) | hold k-step | k |")
         print("|---|---|---|---|---|---|")
         for name, err in result.errors.items():

@@ -45,6 +45,8 @@ from dexndm.dynamics.layers import GroupedMLP
 from dexndm.hand.constants import FINGER_OF_JOINT, NUM_JOINTS
 
 ModelKind = Literal["joint", "finger", "whole"]
+MODEL_NAMES: dict[str, str] = {"joint": "joint-wise", "finger": "finger-wise", "whole": "whole-hand"}
+"""What tables and logs call each kind."""
 
 # Floors for the standard deviations, so that a joint that never moved in the data (std ~ 0) does
 # not turn a tiny input change at deployment into a huge normalised input.
