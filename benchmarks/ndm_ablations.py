@@ -24,7 +24,7 @@ import copy
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -45,7 +45,6 @@ class Args:
     out: Path = Path("out/ndm_ablations")
     episodes: int = 96
     """Chaos Box (or ablation) episodes each model is fine-tuned on."""
-    seed: int = 0
 
 
 ROWS = (
@@ -95,7 +94,9 @@ def model_for(args: Args, run: de.Args, name: str, root: Path) -> torch.nn.Modul
 
 def main(args: Args) -> None:
     t0 = time.perf_counter()
-    run = replace(de.Args(), out=args.from_run, seed=args.seed)
+    # the run's own settings (reality, base, seed, sizes of every stage), not this script's defaults
+    run = de.load_run(args.from_run)
+    de.record_settings(args.out, {"from_run": args.from_run, "episodes": args.episodes})
     torch.set_num_threads(run.threads)
     if not (run.out / "task_episodes.npz").exists():
         raise SystemExit(

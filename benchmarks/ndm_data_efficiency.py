@@ -23,13 +23,14 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 import tyro
 
+from dexndm.data.atomic import atomic_write_text
 from dexndm.dynamics import EpisodeWindows, FitConfig, fit_dynamics, open_loop_error, split_windows
 from dexndm.dynamics.checkpoint import load_dynamics, save_dynamics
 from dexndm.dynamics.datasets import load_episode_arrays
@@ -58,6 +59,46 @@ class Args:
     seed: int = 0
     threads: int = 2
     out: Path = Path("out/ndm_data_efficiency")
+
+
+# settings that do not change what a run's stores, task episodes and models hold: a rerun may
+# add sizes or kinds, or use other threads, on the same --out
+_PER_INVOCATION = ("sizes", "kinds", "threads", "out")
+RUN_RECORD = "run.json"
+
+
+def _run_settings(args: Args) -> dict:
+    return {k: v for k, v in asdict(args).items() if k not in _PER_INVOCATION}
+
+
+def record_settings(out: Path, settings: dict) -> None:
+    """Write ``settings`` to ``out/run.json``, or check them against the run already there: every
+    stage reuses what it finds in ``out``, so another reality or base on the same folder would
+    silently score the first run's models."""
+    path = out / RUN_RECORD
+    want = json.loads(json.dumps(settings, default=str))  # tuples and lists, paths and strings compare equal
+    if path.exists():
+        have = json.loads(path.read_text())
+        diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+        if diff:
+            said = ", ".join(f"{k} {h!r} (now {w!r})" for k, (h, w) in diff.items())
+            raise SystemExit(f"{out} was made with {said}: pass those settings or another --out")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(want, indent=2) + "\n")
+
+
+def load_run(out: Path) -> Args:
+    """The settings a finished run in ``out`` was made with (for scripts that build on it)."""
+    path = out / RUN_RECORD
+    if not path.exists():
+        raise SystemExit(f"{out} has no {RUN_RECORD}: run benchmarks/ndm_data_efficiency.py --out {out}")
+    have = json.loads(path.read_text())
+    known = {f.name for f in fields(Args)}
+    if unknown := sorted(set(have) - known):
+        raise SystemExit(f"{path} has settings unknown to this script ({unknown}): another version made it")
+    tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in have.items()}
+    return Args(**tuples, out=out)
 
 
 def collect_stores(args: Args) -> None:
@@ -181,6 +222,7 @@ def finetuned(args: Args, kind: str, size: int, start: torch.nn.Module) -> torch
 def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
+    record_settings(args.out, _run_settings(args))
     collect_stores(args)
     task = record_task_episodes(args)
     task_windows = EpisodeWindows.from_arrays(task["joint_pos"], task["joint_targets"], args.window)
