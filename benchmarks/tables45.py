@@ -9,7 +9,9 @@ Chaos Box collection at all six wrist orientations (``--demo.real-episodes`` per
 made first: the box is the slow part (0.3-1.1x real time per orientation on this machine,
 benchmarks/RESULTS.md "Collection speed" and "Tables 4/5"). Per cell and row the table gives Rot (rad) and
 TTF (s), mean +- sample std over seeds of each seed's mean; the last line averages over cells,
-which is what the issue's 1.5x headline is measured on.
+which is what the issue's 1.5x headline is measured on. ``--baselines finger whole`` adds the
+paper's finger-wise and whole-hand dynamics-model rows on each run's data; ``--policies`` adds any
+deployable policy (the fine-tune baselines) as a row scored on the same grasps.
 
     .venv/bin/python benchmarks/tables45.py --profiles default harsh --seeds 0 1 2
 
@@ -19,6 +21,7 @@ A rerun with the same ``--out`` reuses every run made with the same base, realit
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -61,6 +64,12 @@ class Args:
     """Dynamics-model baselines, each a row: the residual trained through a finger-wise or
     whole-hand model fitted on the run's own simulated episodes and Chaos Box store, scored on
     the same grasps (the paper's Table 4 has the whole-hand one)."""
+    policies: tuple[str, ...] = ()
+    """Deployable policies as rows, ``LABEL=PATH`` (a generalist ``.pt`` or an exported ``.onnx``):
+    the fine-tune baselines (``dexndm sysid`` / ``train delta-action``, then ``train specialist``
+    and ``train generalist``), scored on each run's grasps. ``{seed}`` and ``{profile}`` (the
+    profile's stem) in PATH are filled in per run, e.g.
+    ``sysid=runs/sysid_{profile}_seed{seed}/generalist/generalist.pt``."""
     base_per_seed: str | None = None
     """A base policy per pipeline seed, ``{seed}`` replaced by the seed; None: ``--demo.base``."""
     out: Path = Path("out/tables45")
@@ -88,17 +97,18 @@ def table_lines(
     """Markdown rows: one per cell (in the first seed's order), then the average over cells.
 
     ``per_seed[i][row][cell]`` = (Rot, TTF s) of seed i's run for row sim / direct / dexndm and
-    each of ``baselines``; every method but sim and direct also gets its ratio to direct transfer,
-    and DexNDM the share of the sim-to-direct gap it closed.
+    each of ``baselines`` (a dynamics-model kind, or a ``--policies`` label, which is its own
+    column title); every method but sim and direct also gets its ratio to direct transfer, and
+    DexNDM the share of the sim-to-direct gap it closed.
     """
     rows = (*ROWS, *baselines)
     methods = ("dexndm", *baselines)
     cells = list(per_seed[0]["sim"])
     lines = [
         "| wrist | axis | "
-        + " | ".join(f"{LABELS[k]} Rot | {LABELS[k]} TTF (s)" for k in rows)
+        + " | ".join(f"{_label(k)} Rot | {_label(k)} TTF (s)" for k in rows)
         + " | "
-        + " | ".join(f"{LABELS[k]} / direct" for k in methods)
+        + " | ".join(f"{_label(k)} / direct" for k in methods)
         + " | gap closed |",
         "|" + "---|" * (2 + 2 * len(rows) + len(methods) + 1),
     ]
@@ -125,6 +135,10 @@ def table_lines(
     return lines
 
 
+def _label(row: str) -> str:
+    return LABELS.get(row, row)
+
+
 def _ratio(ours: float, direct: float) -> str:
     # a cell whose direct Rot is ~0 or negative (the object tumbles the wrong way) has no ratio
     return f"{ours / direct:.2f}x" if direct > 1e-3 else "-"
@@ -143,8 +157,56 @@ def baseline_row(cfg: DemoConfig, run_dir: Path) -> None:
     print(f"{run_dir} {cfg.arch} NDM + residual: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def parse_policy_rows(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``LABEL=PATH`` strings to {label: path template}; a label may not be another row's."""
+    rows: dict[str, str] = {}
+    for pair in pairs:
+        label, sep, path = pair.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"--policies takes LABEL=PATH pairs, got {pair!r}")
+        if label in LABELS or label in rows or "/" in label:
+            raise SystemExit(
+                f"--policies label {label!r} is taken (or has a '/'): name the row something else"
+            )
+        rows[label] = path
+    return rows
+
+
+def policy_file(label: str, template: str, seed: int, profile: str) -> Path:
+    path = Path(template.format(seed=seed, profile=profile))
+    if not path.is_file():
+        raise SystemExit(f"--policies {label}: no policy file at {path} (seed {seed}, profile {profile})")
+    return path
+
+
+def policy_row(cfg: DemoConfig, label: str, template: str, profile: str, run_dir: Path) -> None:
+    """Score the ``--policies`` row ``label`` of a finished run into ``run_dir/eval/<label>``,
+    unless the same policy file's score is there (another file under the label is refused)."""
+    path = policy_file(label, template, cfg.seed, profile)
+    out = run_dir / "eval" / label
+    record = out / "policy.json"
+    if (out / "episodes.csv").is_file() and record.is_file():
+        scored = Path(json.loads(record.read_text())["policy"])
+        if scored.resolve() != path.resolve():
+            raise SystemExit(
+                f"{out} scored {scored}, not {path}: delete that folder or give the row another label"
+            )
+        return
+    t0 = time.perf_counter()
+    evaluate_reality_cells(cfg, path, out)
+    # written last: a score without its record is unfinished and made again
+    record.write_text(json.dumps({"policy": str(path)}) + "\n")
+    print(f"{run_dir} {label}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
 def main(args: Args) -> None:
     episode_s = args.demo.episode_steps * C.CONTROL_DT
+    policies = parse_policy_rows(args.policies)
+    extra_rows = (*args.baselines, *policies)
+    for label, template in policies.items():  # before the hours of collection, not after
+        for profile in args.profiles:
+            for seed in args.seeds:
+                policy_file(label, template, seed, Path(profile).stem)
     lines = [
         f"Seeds {', '.join(map(str, args.seeds))}; per seed and table {args.demo.sim_episodes} simulated "
         f"episodes, {args.demo.real_episodes} Chaos Box episodes per wrist orientation, "
@@ -184,13 +246,15 @@ def main(args: Args) -> None:
                     print(f"{table} {profile} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
                 for arch in args.baselines:
                     baseline_row(replace(cfg, arch=arch), run_dir)
+                for label, template in policies.items():
+                    policy_row(cfg, label, template, name, run_dir)
                 per_seed.append(
                     {
                         k: cell_means(run_dir / "eval" / k / "episodes.csv", episode_s)
-                        for k in (*ROWS, *args.baselines)
+                        for k in (*ROWS, *extra_rows)
                     }
                 )
-            lines += ["", f"**{table}, {name}**", "", *table_lines(per_seed, args.baselines)]
+            lines += ["", f"**{table}, {name}**", "", *table_lines(per_seed, extra_rows)]
     save_table(args.out, lines)
 
 

@@ -50,3 +50,43 @@ def test_tables45_pools_cells_over_seeds_and_averages_over_cells(tmp_path):
     assert "**3.33x** | **1.00x**" in mean and mean.count("|") == header.count("|")
     with pytest.raises(FileNotFoundError, match="did not finish"):
         cell_means(tmp_path / "missing.csv", 20.0)
+
+
+def test_policy_rows_are_labelled_columns_and_refuse_taken_labels():
+    from tables45 import parse_policy_rows
+
+    rows = parse_policy_rows(("sysid=runs/sysid_{profile}_seed{seed}/g.pt", "UAN=runs/uan.onnx"))
+    assert rows == {"sysid": "runs/sysid_{profile}_seed{seed}/g.pt", "UAN": "runs/uan.onnx"}
+    for bad in ("whole=x.pt", "direct=x.pt", "sysid", "=x.pt", "a/b=x.pt"):
+        with pytest.raises(SystemExit, match="--policies"):
+            parse_policy_rows((bad,))
+    with pytest.raises(SystemExit, match="taken"):
+        parse_policy_rows(("sysid=a.pt", "sysid=b.pt"))
+
+    cell = ("palm_up", "+z")
+    seed = {"sim": {cell: (1.0, 9.0)}, "direct": {cell: (0.5, 5.0)}, "dexndm": {cell: (0.6, 5.0)}}
+    lines = table_lines([seed | {"sysid": {cell: (0.75, 6.0)}}], ("sysid",))
+    assert "| sysid Rot | sysid TTF (s) |" in lines[0] and "sysid / direct" in lines[0]
+    assert "| 1.20x | 1.50x | 20% |" in lines[2]  # DexNDM 0.6 / 0.5, sysid 0.75 / 0.5
+
+
+def test_a_policy_row_is_scored_once_per_policy_file(tmp_path):
+    from tables45 import policy_row
+
+    from dexndm.demo import DemoConfig
+
+    policy = tmp_path / "runs" / "sysid_default_seed2" / "g.pt"
+    policy.parent.mkdir(parents=True)
+    policy.write_bytes(b"")
+    run_dir = tmp_path / "run"
+    cfg = DemoConfig(seed=2)
+    with pytest.raises(SystemExit, match=r"no policy file at .*sysid_harsh_seed2"):
+        policy_row(cfg, "sysid", str(tmp_path / "runs/sysid_{profile}_seed{seed}/g.pt"), "harsh", run_dir)
+    # a finished score of this file is kept (no evaluation runs: it would need the policy to load)
+    _episodes_csv(run_dir / "eval" / "sysid" / "episodes.csv", [("palm_up", "+z", 0.7, 0.5)])
+    (run_dir / "eval" / "sysid" / "policy.json").write_text(f'{{"policy": "{policy}"}}')
+    policy_row(cfg, "sysid", str(tmp_path / "runs/sysid_{profile}_seed{seed}/g.pt"), "default", run_dir)
+    other = tmp_path / "runs" / "other.pt"
+    other.write_bytes(b"")
+    with pytest.raises(SystemExit, match="give the row another label"):
+        policy_row(cfg, "sysid", str(other), "default", run_dir)
