@@ -6,6 +6,7 @@ action noise on half the episodes). Rows:
 
 - reference (Chaos Box, noise p = 0.5, sim pre-training);
 - no sim pre-training: the same data, trained from scratch for pre-train + fine-tune steps;
+- no real data: the sim-pretrained model alone (what the Chaos Box fine-tune adds);
 - no action noise: Chaos Box episodes collected with noise probability 0;
 - free hand: the replayed actions without any load;
 - sine waves / square waves: per-joint waves under the load instead of replayed actions.
@@ -16,6 +17,7 @@ the pre-trained model are taken from a finished ``benchmarks/ndm_data_efficiency
 length. Every stage keeps its output in ``--out``, so a rerun resumes.
 
     .venv/bin/python benchmarks/ndm_ablations.py --from-run out/ndm_data_efficiency_s5 --out out/ndm_ablations
+    .venv/bin/python benchmarks/ndm_ablations.py --pool out/abl_seed0 out/abl_seed1 --out out/abl_pooled
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ndm_data_efficiency as de  # noqa: E402
+from pipeline_seeds import mean_std  # noqa: E402
 
 from dexndm.dynamics import EpisodeWindows, open_loop_error  # noqa: E402
 from dexndm.dynamics.checkpoint import load_dynamics, save_dynamics  # noqa: E402
@@ -45,11 +48,15 @@ class Args:
     out: Path = Path("out/ndm_ablations")
     episodes: int = 96
     """Chaos Box (or ablation) episodes each model is fine-tuned on."""
+    pool: tuple[Path, ...] = ()
+    """Finished ablation folders (one per seed) to pool into one mean +- std table in ``--out``,
+    instead of running the ablations."""
 
 
 ROWS = (
     ("reference: Chaos Box, noise p=0.5, sim pre-training", "ref"),
     ("no sim pre-training", "scratch"),
+    ("no real data (sim pre-training only)", "simonly"),
     ("no action noise", "nonoise"),
     ("free hand (no load)", "free"),
     ("sine waves under load", "sine"),
@@ -59,7 +66,7 @@ ROWS = (
 
 def collect(args: Args, run: de.Args, name: str) -> Path:
     """The ablation's episode store (resumes); ``ref`` and ``scratch`` use the reference store."""
-    if name in ("ref", "scratch"):
+    if name in ("ref", "scratch", "simonly"):
         return run.out / "real"
     from dexndm.collect.cli import CollectCmd
     from dexndm.collect.config import CollectConfig, ReplayConfig
@@ -79,6 +86,8 @@ def model_for(args: Args, run: de.Args, name: str, root: Path) -> torch.nn.Modul
     cfg = DynamicsConfig(kind="joint", window=run.window, hidden=tuple(run.hidden))
     if path.exists():
         return load_dynamics(path, expected_config=build_dynamics(cfg).config)
+    if name == "simonly":
+        return de.pretrained(run, "joint")  # the run's own pre-trained model: nothing to save
     if name == "scratch":
         # the same optimiser budget as pre-training + fine-tuning, at the fine-tuning data only
         model = build_dynamics(cfg)
@@ -92,7 +101,41 @@ def model_for(args: Args, run: de.Args, name: str, root: Path) -> torch.nn.Modul
     return model
 
 
+def pool_lines(folders: tuple[Path, ...]) -> list[str]:
+    """Mean +- sample std over ``folders``' ``results.json`` of every row's errors, and each
+    row's 10-step error minus the reference's in the same run (the pairing removes what the runs'
+    task episodes share, e.g. a hard segment)."""
+    runs = []
+    for folder in folders:
+        path = folder / "results.json"
+        if not path.is_file():
+            raise SystemExit(f"{folder} has no results.json: run the ablations with --out {folder} first")
+        runs.append({r["row"]: r for r in json.loads(path.read_text())["rows"]})
+    if any(list(r) != list(runs[0]) for r in runs):
+        raise SystemExit("the pooled folders have different rows: made by different versions of this script")
+    ref = ROWS[0][0]
+    lines = [
+        f"| joint-wise model ({len(runs)} runs) | 1-step (mrad) | 10-step (mrad) | 10-step minus reference |",
+        "|---|---|---|---|",
+        f"| hold (nothing moves) | {mean_std([r[ref]['hold_one_step_mrad'] for r in runs])} | "
+        f"{mean_std([r[ref]['hold_ten_step_mrad'] for r in runs])} | - |",
+    ]
+    for row in runs[0]:
+        diff = [r[row]["ten_step_mrad"] - r[ref]["ten_step_mrad"] for r in runs]
+        lines.append(
+            f"| {row} | {mean_std([r[row]['one_step_mrad'] for r in runs])} | "
+            f"{mean_std([r[row]['ten_step_mrad'] for r in runs])} | {'-' if row == ref else mean_std(diff)} |"
+        )
+    return lines
+
+
 def main(args: Args) -> None:
+    if args.pool:
+        text = "\n".join([*pool_lines(args.pool), "", "Runs: " + ", ".join(map(str, args.pool))]) + "\n"
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "table.md").write_text(text)
+        print(text)
+        return
     t0 = time.perf_counter()
     # the run's own settings (reality, base, seed, sizes of every stage), not this script's defaults
     run = de.load_run(args.from_run)

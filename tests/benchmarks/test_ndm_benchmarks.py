@@ -1,6 +1,7 @@
-"""The data-efficiency run records what it was made with, and scripts that build on it (the
-ablations) take the run's settings: an ablation of a harsh run must collect on harsh, and a rerun
-with another reality on the same folder must not score the first run's models."""
+"""The dynamics-model benchmarks: the data-efficiency run records what it was made with, and
+scripts that build on it (the ablations) take the run's settings, so that an ablation of a harsh
+run collects on harsh and a rerun with another reality on the same folder does not score the
+first run's models; the ablations pool over seeds against each run's own reference."""
 
 from __future__ import annotations
 
@@ -54,3 +55,27 @@ def test_the_ablations_refuse_another_run_in_their_folder(tmp_path):
     de.record_settings(tmp_path, {"from_run": "out/a", "episodes": 96})  # a path and its string agree
     with pytest.raises(SystemExit, match="episodes 96"):
         de.record_settings(tmp_path, {"from_run": Path("out/a"), "episodes": 32})
+
+
+def test_ablations_pool_over_runs_pairing_each_row_with_its_runs_reference(tmp_path):
+    import json
+
+    from ndm_ablations import ROWS, pool_lines
+
+    def run(name: str, ref_10: float, shift: float) -> Path:
+        rows = [
+            {"row": label, "one_step_mrad": 1.0, "ten_step_mrad": ref_10 + (i > 0) * shift,
+             "hold_one_step_mrad": 1.5, "hold_ten_step_mrad": 12.0}
+            for i, (label, _) in enumerate(ROWS)
+        ]  # fmt: skip
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"rows": rows}))
+        return tmp_path / name
+
+    # the runs' task episodes differ by 4 mrad; every ablation is 2 or 4 mrad above its reference
+    lines = pool_lines((run("a", 8.0, 2.0), run("b", 12.0, 4.0)))
+    assert "(2 runs)" in lines[0] and len(lines) == 3 + len(ROWS)
+    assert lines[3] == f"| {ROWS[0][0]} | 1.00 +- 0.00 | 10.00 +- 2.83 | - |"
+    assert lines[4] == f"| {ROWS[1][0]} | 1.00 +- 0.00 | 13.00 +- 4.24 | 3.00 +- 1.41 |"
+    with pytest.raises(SystemExit, match="no results.json"):
+        pool_lines((tmp_path / "a", tmp_path / "missing"))
