@@ -65,7 +65,8 @@ ROWS = (
 
 
 def collect(args: Args, run: de.Args, name: str) -> Path:
-    """The ablation's episode store (resumes); ``ref`` and ``scratch`` use the reference store."""
+    """The ablation's episode store (resumes); ``ref`` and ``scratch`` use the reference store,
+    and ``simonly`` fits on none (its model is the run's pre-trained one)."""
     if name in ("ref", "scratch", "simonly"):
         return run.out / "real"
     from dexndm.collect.cli import CollectCmd

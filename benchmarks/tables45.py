@@ -35,6 +35,7 @@ from direct_transfer import save_table
 from pipeline_seeds import base_for_seed, check_reuse, mean_std
 
 from dexndm.collect.cli import CollectCmd
+from dexndm.data.atomic import atomic_write_text
 from dexndm.demo import DemoConfig, chaos_config, evaluate_reality_cells, fit_residual, run_demo
 from dexndm.dynamics.models import MODEL_NAMES
 from dexndm.eval.report import format_gap_closed
@@ -195,7 +196,7 @@ def policy_row(cfg: DemoConfig, label: str, template: str, profile: str, run_dir
     t0 = time.perf_counter()
     evaluate_reality_cells(cfg, path, out)
     # written last: a score without its record is unfinished and made again
-    record.write_text(json.dumps({"policy": str(path)}) + "\n")
+    atomic_write_text(record, json.dumps({"policy": str(path)}) + "\n")
     print(f"{run_dir} {label}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
