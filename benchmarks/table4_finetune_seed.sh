@@ -20,9 +20,8 @@ N=$(basename "$R" .toml)
 D=.venv/bin/dexndm
 BASE=runs/generalist_wrists_s17/generalist.pt
 SPEC=checkpoints/specialist_normal_cylinder_wrists/latest.pt
-case $B in sysid | uan | asap | nominal) ;; *) echo "baseline must be sysid, uan, asap or nominal, got $B" >&2; exit 2 ;; esac
 O=runs/t4_${B}_${N}_seed$S
-mkdir -p "$O"
+# every dexndm command makes its own --out folder, so an unknown baseline leaves nothing behind
 case $B in
 sysid)
     [ -f "$O/sysid.json" ] || {
@@ -38,6 +37,7 @@ uan | asap)
     }
     EXTRA="--delta-action $O/model/delta_action.pt" ;;
 nominal) EXTRA= ;;
+*) echo "baseline must be sysid, uan, asap or nominal, got $B" >&2; exit 2 ;;
 esac
 # The all-wrist specialist's phase-2 settings (its model card), 300 iterations as in sections 6-6c.
 # shellcheck disable=SC2086

@@ -18,6 +18,7 @@ out=
 prev=
 for a in "$@"; do [ "$prev" = --out ] && out=$a; prev=$a; done
 case "$1 $2" in
+"collect "*) mkdir -p "$out" ;;
 "sysid "*) touch "$out" ;;
 "train delta-action") mkdir -p "$out" && touch "$out/delta_action.pt" ;;
 "train generalist") mkdir -p "$out" && touch "$out/generalist.pt" ;;
