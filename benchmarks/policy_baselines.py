@@ -41,13 +41,19 @@ class Args:
     out: Path = Path("out/policy_baselines")
 
 
+def split_label_path(pair: str) -> tuple[str, str]:
+    """One ``--policies`` entry, ``LABEL=PATH``, split at its first ``=``."""
+    label, sep, path = pair.partition("=")
+    if not sep or not label or not path:
+        raise ValueError(f"--policies takes LABEL=PATH pairs, got {pair!r}")
+    return label, path
+
+
 def parse_policies(pairs: tuple[str, ...]) -> list[tuple[str, Path]]:
     """``LABEL=PATH`` strings to (label, path), checking that every file exists."""
     parsed = []
     for pair in pairs:
-        label, sep, path = pair.partition("=")
-        if not sep or not label or not path:
-            raise ValueError(f"--policies takes LABEL=PATH pairs, got {pair!r}")
+        label, path = split_label_path(pair)
         if not Path(path).is_file():
             raise FileNotFoundError(f"{label}: no policy file at {path}")
         parsed.append((label, Path(path)))

@@ -33,6 +33,7 @@ import tyro
 # sibling scripts: running a benchmark puts benchmarks/ on sys.path
 from direct_transfer import save_table
 from pipeline_seeds import base_for_seed, check_reuse, mean_std
+from policy_baselines import split_label_path
 
 from dexndm.collect.cli import CollectCmd
 from dexndm.data.atomic import atomic_write_text
@@ -162,9 +163,10 @@ def parse_policy_rows(pairs: tuple[str, ...]) -> dict[str, str]:
     """``LABEL=PATH`` strings to {label: path template}; a label may not be another row's."""
     rows: dict[str, str] = {}
     for pair in pairs:
-        label, sep, path = pair.partition("=")
-        if not sep or not label or not path:
-            raise SystemExit(f"--policies takes LABEL=PATH pairs, got {pair!r}")
+        try:
+            label, path = split_label_path(pair)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
         if label in LABELS or label in rows or "/" in label:
             raise SystemExit(
                 f"--policies label {label!r} is taken (or has a '/'): name the row something else"
