@@ -14,7 +14,7 @@ case $K in joint) B=uan ;; whole) B=asap ;; *) echo "structure must be joint or 
 . benchmarks/finetune_recipe.sh
 F=out/s14/free_${N}_gen_seed$S
 O=runs/${B}_${N}_seed$S
-$D collect --hand sim --reality "$R" --mode free --episodes 16 --wrist all --source checkpoints/generalist/generalist.pt --seed $S --out $F
-$D train delta-action --structure $K --real-data $F --out $O/model --steps 3000 --max-correction 0.15 --seed $S --threads 1 --no-progress
+collect_free "$R" "$S" 16 "$F" --source checkpoints/generalist/generalist.pt
+fit_delta_action $K "$F" "$O/model" "$S"
 finetune_specialist $O/specialist $S --delta-action $O/model/delta_action.pt
 distill $O/specialist/latest.pt $O/generalist100 100 $S

@@ -7,7 +7,7 @@ S=${1:?usage: sh benchmarks/sysid_pipeline_seed.sh SEED [PROFILE] (run from the 
 R=${2:-benchmarks/profiles/soft.toml}
 N=$(basename "$R" .toml)
 . benchmarks/finetune_recipe.sh
-$D collect --hand sim --reality "$R" --mode free --episodes 4 --wrist all --seed $S --out out/s13/sysid/free_${N}_seed$S
+collect_free "$R" "$S" 4 out/s13/sysid/free_${N}_seed$S
 $D sysid --data out/s13/sysid/free_${N}_seed$S --seed $S --out out/s13/sysid/${N}_free_seed$S.json
 finetune_specialist runs/sysid_${N}_seed$S/specialist $S --sysid out/s13/sysid/${N}_free_seed$S.json
 distill runs/sysid_${N}_seed$S/specialist/latest.pt runs/sysid_${N}_seed$S/generalist 200 $S

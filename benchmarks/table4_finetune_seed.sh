@@ -17,7 +17,7 @@ B=${1:?$U}
 S=${2:?$U}
 R=${3:-default}
 N=$(basename "$R" .toml)
-D=.venv/bin/dexndm
+. benchmarks/finetune_recipe.sh
 BASE=runs/generalist_wrists_s17/generalist.pt
 SPEC=checkpoints/specialist_normal_cylinder_wrists/latest.pt
 O=runs/t4_${B}_${N}_seed$S
@@ -25,15 +25,15 @@ O=runs/t4_${B}_${N}_seed$S
 case $B in
 sysid)
     [ -f "$O/sysid.json" ] || {
-        $D collect --hand sim --reality "$R" --mode free --episodes 4 --wrist all --seed "$S" --out "$O/free"
+        collect_free "$R" "$S" 4 "$O/free"
         $D sysid --data "$O/free" --seed "$S" --out "$O/sysid.json"
     }
     EXTRA="--sysid $O/sysid.json" ;;
 uan | asap)
     [ "$B" = uan ] && K=joint || K=whole
     [ -f "$O/model/delta_action.pt" ] || {
-        $D collect --hand sim --reality "$R" --mode free --episodes 16 --wrist all --source "$BASE" --seed "$S" --out "$O/free"
-        $D train delta-action --structure $K --real-data "$O/free" --out "$O/model" --steps 3000 --max-correction 0.15 --seed "$S" --threads 1 --no-progress
+        collect_free "$R" "$S" 16 "$O/free" --source "$BASE"
+        fit_delta_action $K "$O/free" "$O/model" "$S"
     }
     EXTRA="--delta-action $O/model/delta_action.pt" ;;
 nominal) EXTRA= ;;

@@ -1,5 +1,6 @@
 """benchmarks/table4_finetune_seed.sh puts each baseline's model in the fine-tune's training sim,
-and a rerun skips what is finished, run against a stand-in ``dexndm`` that logs its commands."""
+and a rerun skips what is finished, run against a stand-in ``dexndm`` that logs its commands; the
+palm-up baseline scripts fit their models through the same shared steps."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "table4_finetune_seed.sh"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SCRIPT = BENCHMARKS / "table4_finetune_seed.sh"
+# the scripts source the shared steps, and the palm-up ones are checked here too
+SCRIPTS = (SCRIPT.name, "finetune_recipe.sh", "delta_action_pipeline_seed.sh", "sysid_pipeline_seed.sh")
 
 # Logs each call and makes the file the real command would write, so later steps find it.
 FAKE_DEXNDM = """#!/bin/sh
@@ -28,7 +32,8 @@ esac
 
 def _repo(tmp_path: Path) -> Path:
     (tmp_path / "benchmarks").mkdir()
-    shutil.copy(SCRIPT, tmp_path / "benchmarks" / SCRIPT.name)
+    for name in SCRIPTS:
+        shutil.copy(BENCHMARKS / name, tmp_path / "benchmarks" / name)
     fake = tmp_path / ".venv" / "bin" / "dexndm"
     fake.parent.mkdir(parents=True)
     fake.write_text(FAKE_DEXNDM)
@@ -36,8 +41,8 @@ def _repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = ["sh", f"benchmarks/{SCRIPT.name}", *args]
+def _run(repo: Path, *args: str, script: str = SCRIPT.name) -> subprocess.CompletedProcess:
+    cmd = ["sh", f"benchmarks/{script}", *args]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=60)
 
 
@@ -101,3 +106,33 @@ def test_an_unknown_baseline_is_refused_before_anything_is_made(tmp_path):
     assert result.returncode == 2
     assert "baseline must be sysid, uan, asap or nominal, got dreamer" in result.stderr
     assert not (repo / "runs").exists() and not _calls(repo)
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "collect", "fit"),
+    [
+        (
+            "delta_action_pipeline_seed.sh",
+            ("whole", "1", "harsh"),
+            "collect --hand sim --reality harsh --mode free --episodes 16 --wrist all "
+            "--source checkpoints/generalist/generalist.pt --seed 1 --out out/s14/free_harsh_gen_seed1",
+            "train delta-action --structure whole --real-data out/s14/free_harsh_gen_seed1 "
+            "--out runs/asap_harsh_seed1/model",
+        ),
+        (
+            "sysid_pipeline_seed.sh",
+            ("1", "harsh"),
+            "collect --hand sim --reality harsh --mode free --episodes 4 --wrist all --seed 1 "
+            "--out out/s13/sysid/free_harsh_seed1",
+            "sysid --data out/s13/sysid/free_harsh_seed1 --seed 1",
+        ),
+    ],
+)
+def test_palm_up_baselines_fit_on_their_own_free_hand_data(tmp_path, script, args, collect, fit):
+    repo = _repo(tmp_path)
+    result = _run(repo, *args, script=script)
+    assert result.returncode == 0, result.stderr
+    calls = _calls(repo)
+    assert calls[0] == collect
+    assert calls[1].startswith(fit)
+    assert [c.split(" --")[0] for c in calls[2:]] == ["train specialist", "train generalist"]
