@@ -29,7 +29,7 @@ import tyro
 from direct_transfer import save_table
 
 from dexndm.demo import DemoConfig, run_demo
-from dexndm.eval.report import format_gap_closed
+from dexndm.eval.report import format_gap_closed, format_rot_ratio
 
 ROWS = ("sim", "direct", "dexndm")
 
@@ -103,12 +103,12 @@ def main(args: Args) -> None:
         ttf = {k: [r[k]["ttf_s"] for r in per_seed] for k in ROWS}
         sim, direct, dexndm = (statistics.fmean(rot[k]) for k in ROWS)
         pairs = zip(rot["dexndm"], rot["direct"], strict=True)
-        ratios = ", ".join(f"{d / max(b, 1e-9):.2f}" for d, b in pairs)
+        ratios = ", ".join(format_rot_ratio(d, b).rstrip("x") for d, b in pairs)
         gap = format_gap_closed(dexndm, direct, sim)
         lines.append(
             f"| {name} | {mean_std(rot['sim'])} | {mean_std(rot['direct'])} | "
             f"{mean_std(rot['dexndm'])} | "
-            f"{mean_std(ttf['direct'])} | {mean_std(ttf['dexndm'])} | {dexndm / max(direct, 1e-9):.2f}x | "
+            f"{mean_std(ttf['direct'])} | {mean_std(ttf['dexndm'])} | {format_rot_ratio(dexndm, direct)} | "
             f"{gap} | {ratios} |"
         )
     save_table(args.out, lines)

@@ -30,7 +30,7 @@ import tyro
 from pipeline_seeds import mean_std
 
 from dexndm.data.artifacts import read_sidecar, sidecar_path
-from dexndm.eval.report import format_gap_closed
+from dexndm.eval.report import format_gap_closed, format_rot_ratio
 
 
 @dataclass
@@ -149,11 +149,11 @@ def main(args: Args) -> None:
         corr = [1e3 * f["mean_abs_correction"] for f in fits]
         mean = statistics.fmean(rot)
         gap = "-" if args.sim_rot is None else format_gap_closed(mean, d_mean, args.sim_rot)
-        per_seed = ", ".join(f"{a / b:.2f}" for a, b in zip(rot, d_rot, strict=True))
+        per_seed = ", ".join(format_rot_ratio(a, b).rstrip("x") for a, b in zip(rot, d_rot, strict=True))
         lines.append(
             f"| {kind} | {size} | {min(closed):.0f}-{max(closed):.0f}% | {min(corr):.1f}-{max(corr):.1f} "
             f"| {mean_std(rot)} | {mean_std([20 * r['ttf_mean'] for r in evals])} "
-            f"| {mean / d_mean:.2f}x | {gap} | {per_seed} |"
+            f"| {format_rot_ratio(mean, d_mean)} | {gap} | {per_seed} |"
         )
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ import tyro
 # the sibling script: running a benchmark puts benchmarks/ on sys.path
 from residual_by_model import eval_args, evaluate_palm_up, made_by
 
-from dexndm.eval.report import format_gap_closed
+from dexndm.eval.report import format_gap_closed, format_rot_ratio
 
 
 @dataclass
@@ -100,7 +100,7 @@ def score_table(
         closed = "" if sim_rot is None else f" {format_gap_closed(rot, direct_mean, sim_rot)} |"
         return (
             f"| {label} | {', '.join(f'{r:.3f}' for r, _ in scores)} | {rot:.2f} "
-            f"| {statistics.fmean(t for _, t in scores):.2f} | {rot / direct_mean:.2f}x |{closed}"
+            f"| {statistics.fmean(t for _, t in scores):.2f} | {format_rot_ratio(rot, direct_mean)} |{closed}"
         )
 
     direct = [rot_ttf(base, s, out / "direct" / f"seed{s}") for s in seeds]

@@ -39,7 +39,7 @@ from dexndm.collect.cli import CollectCmd
 from dexndm.data.atomic import atomic_write_text
 from dexndm.demo import DemoConfig, chaos_config, evaluate_reality_cells, fit_residual, run_demo
 from dexndm.dynamics.models import MODEL_NAMES
-from dexndm.eval.report import format_gap_closed
+from dexndm.eval.report import format_gap_closed, format_rot_ratio
 from dexndm.hand import constants as C
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
 
@@ -125,13 +125,13 @@ def table_lines(
             f"| {cell[0]} | {cell[1]} | "
             + " | ".join(f"{mean_std(rot[k])} | {mean_std(ttf[k])}" for k in rows)
             + " | "
-            + " | ".join(_ratio(mean[k], mean["direct"]) for k in methods)
+            + " | ".join(format_rot_ratio(mean[k], mean["direct"]) for k in methods)
             + f" | {format_gap_closed(mean['dexndm'], mean['direct'], mean['sim'])} |"
         )
     mean = {k: statistics.fmean(avg[k]) for k in rows}
     fields = [f"**mean over {len(cells)} cells**", ""]
     fields += [c for k in rows for c in (f"{mean[k]:.2f}", "")]
-    fields += [f"**{_ratio(mean[k], mean['direct'])}**" for k in methods]
+    fields += [f"**{format_rot_ratio(mean[k], mean['direct'])}**" for k in methods]
     fields.append(f"**{format_gap_closed(mean['dexndm'], mean['direct'], mean['sim'])}**")
     lines.append("| " + " | ".join(fields) + " |")
     return lines
@@ -139,11 +139,6 @@ def table_lines(
 
 def _label(row: str) -> str:
     return LABELS.get(row, row)
-
-
-def _ratio(ours: float, direct: float) -> str:
-    # a cell whose direct Rot is ~0 or negative (the object tumbles the wrong way) has no ratio
-    return f"{ours / direct:.2f}x" if direct > 1e-3 else "-"
 
 
 def baseline_row(cfg: DemoConfig, run_dir: Path) -> None:

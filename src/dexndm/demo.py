@@ -211,7 +211,7 @@ def chaos_config(cfg: DemoConfig, wrists: tuple[str, ...] | None = None) -> Coll
 
 def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float]) -> dict[str, Any]:
     """Rot (rad) and TTF (s) per policy; gap closed = (dexndm - direct) / (sim - direct)."""
-    from dexndm.eval.report import gap_closed
+    from dexndm.eval.report import gap_closed, rot_ratio
 
     episode_s = cfg.episode_steps * C.CONTROL_DT
     rows = {}
@@ -225,7 +225,7 @@ def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float])
     return {
         "config": asdict(cfg),
         "results": rows,
-        "rot_ratio": ours / direct if abs(direct) > 1e-9 else None,
+        "rot_ratio": rot_ratio(ours, direct),
         "gap_closed": gap_closed(ours, direct, sim),
         "stages_s": stages,
     }

@@ -1,8 +1,9 @@
-"""The headline's gap closed: a share of a positive sim-to-real gap, and nothing where there is none."""
+"""The headline's gap closed and Rot ratio: a share of a positive sim-to-real gap and a ratio over a
+positive direct-transfer Rot, and nothing where there is none."""
 
 import pytest
 
-from dexndm.eval.report import format_gap_closed, gap_closed
+from dexndm.eval.report import format_gap_closed, format_rot_ratio, gap_closed, rot_ratio
 
 
 def test_share_of_the_gap_between_direct_transfer_and_sim():
@@ -19,3 +20,12 @@ def test_table_text_of_the_gap_closed():
     assert format_gap_closed(0.8, 0.5, 1.0) == "60%"
     assert format_gap_closed(0.4, 0.5, 1.0) == "-20%"
     assert format_gap_closed(0.8, 0.5, 0.3) == "-"
+
+
+def test_rot_ratio_only_over_a_base_that_turns_the_right_way():
+    assert rot_ratio(0.9, 0.6) == pytest.approx(1.5)
+    assert format_rot_ratio(0.3, 0.6) == "0.50x"
+    # less wrong-way rotation than direct transfer is not "0.38x worse"; a ratio says nothing here
+    for direct in (-0.10, 0.0):
+        assert rot_ratio(-0.04, direct) is None
+        assert format_rot_ratio(-0.04, direct) == "-"

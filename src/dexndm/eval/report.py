@@ -41,6 +41,19 @@ def gap_closed(rot: float, direct: float, sim: float) -> float | None:
     return (rot - direct) / gap if gap > 1e-9 else None
 
 
+def rot_ratio(rot: float, direct: float) -> float | None:
+    """A policy's Rot on the reality over the base's (direct transfer's): the issue's ``1.5x``.
+    None when the base turns the object by ~0 or the wrong way: a ratio over a negative Rot reads
+    as its opposite (less wrong-way rotation would score below 1x)."""
+    return rot / direct if direct > 1e-3 else None
+
+
+def format_rot_ratio(rot: float, direct: float) -> str:
+    """:func:`rot_ratio` for a results table: ``1.23x``, or ``-`` where there is no ratio."""
+    ratio = rot_ratio(rot, direct)
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
 def format_gap_closed(rot: float, direct: float, sim: float) -> str:
     """:func:`gap_closed` for a results table: a percentage, or ``-`` where there is no gap."""
     closed = gap_closed(rot, direct, sim)
