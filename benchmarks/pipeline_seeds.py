@@ -103,7 +103,7 @@ def main(args: Args) -> None:
         ttf = {k: [r[k]["ttf_s"] for r in per_seed] for k in ROWS}
         sim, direct, dexndm = (statistics.fmean(rot[k]) for k in ROWS)
         pairs = zip(rot["dexndm"], rot["direct"], strict=True)
-        ratios = ", ".join(format_rot_ratio(d, b).rstrip("x") for d, b in pairs)
+        ratios = ", ".join(format_rot_ratio(d, b, unit="") for d, b in pairs)
         gap = format_gap_closed(dexndm, direct, sim)
         lines.append(
             f"| {name} | {mean_std(rot['sim'])} | {mean_std(rot['direct'])} | "

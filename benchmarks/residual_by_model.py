@@ -149,7 +149,7 @@ def main(args: Args) -> None:
         corr = [1e3 * f["mean_abs_correction"] for f in fits]
         mean = statistics.fmean(rot)
         gap = "-" if args.sim_rot is None else format_gap_closed(mean, d_mean, args.sim_rot)
-        per_seed = ", ".join(format_rot_ratio(a, b).rstrip("x") for a, b in zip(rot, d_rot, strict=True))
+        per_seed = ", ".join(format_rot_ratio(a, b, unit="") for a, b in zip(rot, d_rot, strict=True))
         lines.append(
             f"| {kind} | {size} | {min(closed):.0f}-{max(closed):.0f}% | {min(corr):.1f}-{max(corr):.1f} "
             f"| {mean_std(rot)} | {mean_std([20 * r['ttf_mean'] for r in evals])} "

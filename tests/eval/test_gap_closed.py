@@ -26,6 +26,7 @@ def test_table_text_of_the_gap_closed():
 def test_rot_ratio_only_over_a_base_that_turns_the_right_way():
     assert rot_ratio(0.9, 0.6) == pytest.approx(1.5)
     assert format_rot_ratio(0.3, 0.6) == "0.50x"
+    assert format_rot_ratio(0.3, 0.6, unit="") == "0.50"
     # less wrong-way rotation than direct transfer is not "0.38x worse"; a ratio says nothing here
     for direct in (-0.10, 0.0):
         assert rot_ratio(-0.04, direct) is None

@@ -53,10 +53,13 @@ def rot_ratio(rot: float, direct: float) -> float | None:
     return rot / direct if direct > 1e-3 else None
 
 
-def format_rot_ratio(rot: float, direct: float) -> str:
-    """:func:`rot_ratio` for a results table: ``1.23x``, or ``-`` where there is no ratio."""
+def format_rot_ratio(rot: float, direct: float, unit: str = "x") -> str:
+    """:func:`rot_ratio` for a results table: ``1.23x``, or ``-`` where there is no ratio.
+
+    ``unit=""`` drops the ``x`` for a list of per-seed ratios under a header that already says it.
+    """
     ratio = rot_ratio(rot, direct)
-    return "-" if ratio is None else f"{ratio:.2f}x"
+    return "-" if ratio is None else f"{ratio:.2f}{unit}"
 
 
 def format_gap_closed(rot: float, direct: float, sim: float) -> str:
