@@ -18,7 +18,7 @@ S=${2:?$U}
 R=${3:-default}
 N=$(basename "$R" .toml)
 . benchmarks/finetune_recipe.sh
-BASE=runs/generalist_wrists_s17/generalist.pt
+BASE=checkpoints/generalist_wrists/generalist.pt  # the file runs/generalist_wrists_s17 held in sessions 17-24
 SPEC=checkpoints/specialist_normal_cylinder_wrists/latest.pt
 O=runs/t4_${B}_${N}_seed$S
 # every dexndm command makes its own --out folder, so an unknown baseline leaves nothing behind

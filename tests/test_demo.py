@@ -19,7 +19,7 @@ def demo_run(grasp_cache, tmp_path_factory):
     torch.manual_seed(0)
     base = save_generalist(root / "generalist.pt", ResidualMLP(ResidualMLPConfig(width=16, blocks=1)), 10, {})
     args = [
-        "demo", "--out", str(root / "out"), "--base", str(base), "--objects", "cube", "--episode-steps", "24",
+        "demo", "--out", str(root / "out"), "--base", str(base), "--object", "cube", "--episode-steps", "24",
         "--sim-episodes", "4", "--real-episodes", "2", "--pretrain-steps", "20", "--finetune-steps", "10",
         "--residual-steps", "6", "--max-correction", "0.02", "--drive-weight", "5", "--eval-episodes", "2",
         "--video-steps", "3", "--grasp-candidates", "48", "--grasp-cache-dir", grasp_cache, "--no-progress",
@@ -70,3 +70,35 @@ def test_demo_fits_on_a_given_chaos_box_store_without_collecting(demo_run, grasp
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert "collect" not in summary["stages_s"] and not (tmp_path / "out" / "real").exists()
     assert (tmp_path / "out" / "ndm" / "dynamics.pt").exists()
+
+
+def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():
+    import tyro
+
+    from dexndm.cli import DemoCmd
+
+    quat, axis = "0.92,0.38,0,0", "0.2,0.3,0.93"
+    cmd = tyro.cli(DemoCmd, args=["--object", "my.stl", "--wrist", quat, "--axis", axis])
+    assert (cmd.config.objects, cmd.config.wrists, cmd.config.axes) == (("my.stl",), (quat,), (axis,))
+    # the plural spellings of earlier releases still parse
+    cmd = tyro.cli(DemoCmd, args=["--objects", "cube", "--wrists", "all", "--axes", "principal"])
+    assert (cmd.config.objects, cmd.config.wrists, cmd.config.axes) == (("cube",), ("all",), ("principal",))
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--reality", "BAD_PROFILE", "did you mean 'p_gain'"),
+        ("--object", "no_such_mesh.stl", "mesh file not found"),
+        ("--wrist", "palm_sideways", "quaternion 'w,x,y,z'"),
+        ("--axis", "0,0,0", "not all zero, got '0,0,0'"),
+    ],
+)
+def test_demo_rejects_bad_input_before_any_stage_runs(tmp_path, capsys, flag, value, says):
+    if value == "BAD_PROFILE":
+        value = str(tmp_path / "hand.toml")
+        (tmp_path / "hand.toml").write_text('name = "hand"\nbase = "default"\n[motor]\np_gian = 500\n')
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), flag, value, "--no-progress"]) != 0
+    assert says in capsys.readouterr().err
+    assert not (out / "sim").exists()  # no minutes spent on simulated episodes first

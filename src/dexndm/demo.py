@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
+import tyro
 
 from dexndm.hand import constants as C
 
@@ -42,9 +43,14 @@ class DemoConfig:
     """The base policy: a proprioceptive checkpoint (the generalist's ``.pt``)."""
     reality: str = "default"
     """SimulatedReality profile: mild, default, harsh or a TOML file."""
-    objects: tuple[str, ...] = ("normal_cylinder",)
-    wrists: tuple[str, ...] = ("palm_up",)
-    axes: tuple[str, ...] = ("+z",)
+    # --object / --wrist / --axis, as in ``dexndm eval``; the plural flags still work
+    objects: Annotated[tuple[str, ...], tyro.conf.arg(aliases=("--object",))] = ("normal_cylinder",)
+    """Objects: names, categories, shapes (``normal_cuboid/03``) or .obj/.stl meshes of closed
+    solids; evaluated on the test split of shapes."""
+    wrists: Annotated[tuple[str, ...], tyro.conf.arg(aliases=("--wrist",))] = ("palm_up",)
+    """Wrist orientations: names (``palm_up``, ``all``) or quaternions ``w,x,y,z``."""
+    axes: Annotated[tuple[str, ...], tyro.conf.arg(aliases=("--axis",))] = ("+z",)
+    """Rotation axes: names (``+z``, ``principal``) or vectors ``x,y,z``."""
     episode_steps: int = 400
     """Control steps per episode in every stage (400 = 20 s)."""
     sim_episodes: int = 48
@@ -90,11 +96,19 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     """Run the loop into ``out``; returns (and writes to ``out/summary.json``) the results."""
     from dexndm.collect.cli import CollectCmd
     from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes
+    from dexndm.eval.cells import axis_labels, object_entries, wrist_labels
     from dexndm.eval.evaluate import evaluate
     from dexndm.eval.policies import load_policy
+    from dexndm.reality.profile import load_profile
     from dexndm.sim.config import EnvConfig
     from dexndm.sim.grasp import GraspConfig
 
+    # Every user input is checked before the first stage spends minutes on it: the profile, the
+    # objects (a mesh must be a closed solid), the wrists and axes; group words ("all",
+    # "principal", "general") become the cells they stand for, which every stage accepts.
+    load_profile(cfg.reality)
+    object_entries(cfg.objects, "test")
+    cfg = replace(cfg, wrists=tuple(wrist_labels(cfg.wrists)), axes=tuple(axis_labels(cfg.axes)))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not Path(cfg.base).exists():

@@ -34,6 +34,7 @@ PRINCIPAL_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
 
 def parse_wrist(value: str | np.ndarray | tuple) -> np.ndarray:
     """A wrist name (``palm_up``) or a quaternion ``"w,x,y,z"`` -> unit quaternion (4,)."""
+    given = value  # the user's spelling, for the error message
     if isinstance(value, str):
         key = value.strip().lower().replace("-", "_")
         if key in WRISTS:
@@ -46,12 +47,13 @@ def parse_wrist(value: str | np.ndarray | tuple) -> np.ndarray:
             ) from None
     q = np.asarray(value, dtype=np.float64)
     if q.shape != (4,) or not np.all(np.isfinite(q)) or np.linalg.norm(q) < 1e-6:
-        raise ValueError(f"wrist quaternion must be 4 finite numbers 'w,x,y,z', got {value!r}")
+        raise ValueError(f"wrist quaternion must be 4 finite numbers 'w,x,y,z' not all zero, got {given!r}")
     return quat_normalize(q)
 
 
 def parse_axis(value: str | np.ndarray | tuple) -> np.ndarray:
     """An axis name (``+z``, ``xyz``) or a vector ``"x,y,z"`` -> unit vector (3,)."""
+    given = value
     if isinstance(value, str):
         key = value.strip().lower()
         if key in ("x", "y", "z"):
@@ -67,7 +69,7 @@ def parse_axis(value: str | np.ndarray | tuple) -> np.ndarray:
             ) from None
     v = np.asarray(value, dtype=np.float64)
     if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) < 1e-6:
-        raise ValueError(f"rotation axis must be 3 finite numbers 'x,y,z' not all zero, got {value!r}")
+        raise ValueError(f"rotation axis must be 3 finite numbers 'x,y,z' not all zero, got {given!r}")
     return v / np.linalg.norm(v)
 
 
