@@ -66,20 +66,25 @@ def test_inside_out_mesh_is_rejected(tmp_path):
         load_mesh_object(_write(mesh, tmp_path / "inverted.obj"))
 
 
-def test_millimetre_mesh_gets_a_units_hint(tmp_path):
-    path = _write(_box(size=60.0), tmp_path / "in_mm.stl")  # a 60 mm box exported in mm
-    with pytest.raises(ObjectError, match="millimetres") as e:
-        load_mesh_object(path)
-    assert "--object-scale 0.001" in str(e.value)
-    obj = load_mesh_object(path, scale=0.001)  # the hint works
-    assert obj.extents().max() == pytest.approx(0.06)
-
-
-def test_tiny_and_huge_meshes_are_rejected(tmp_path):
-    with pytest.raises(ObjectError, match="--object-scale"):
-        load_mesh_object(_write(_box(size=0.005), tmp_path / "tiny.stl"))
+def test_millimetre_and_centimetre_meshes_are_read_in_their_units(tmp_path, caplog):
+    # STL/OBJ carry no unit; CAD tools mostly export millimetres: a 60 mm box is 60 units across
+    for size, unit in ((60.0, "millimetres"), (6.0, "centimetres"), (0.06, None)):
+        caplog.clear()
+        obj = load_mesh_object(_write(_box(size=size), tmp_path / f"box_{size:g}.stl"), use_cache=False)
+        assert obj.extents().max() == pytest.approx(0.06)
+        assert obj.mass == pytest.approx(150 * 0.06 * 0.048 * 0.036, rel=1e-6)  # density x volume in m^3
+        assert (unit in caplog.text) if unit else not caplog.text
+    # an explicit scale is taken as given: 60 m is no hand-size object
     with pytest.raises(ObjectError, match="outside the"):
-        load_mesh_object(_write(_box(size=0.5), tmp_path / "big.stl"))
+        load_mesh_object(tmp_path / "box_60.stl", scale=1.0)
+
+
+def test_meshes_no_unit_makes_hand_size_are_rejected(tmp_path):
+    # 5 mm in metres, 0.5 cm... and 0.5 m / 50 cm / 500 mm: none of the units gives 0.02-0.2 m
+    for size, name in ((0.005, "tiny.stl"), (0.5, "big.stl"), (500.0, "huge_mm.stl")):
+        with pytest.raises(ObjectError, match="outside the") as e:
+            load_mesh_object(_write(_box(size=size), tmp_path / name))
+        assert "modelling tool" in str(e.value)
 
 
 def test_bad_arguments(tmp_path):

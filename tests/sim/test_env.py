@@ -211,3 +211,18 @@ def test_friction_draws_set_the_contact_pair_below_the_hands_own(cfg, draw):
     if draw > 0.7:
         built = model.geom_friction[lay.fingertip_geoms, 0]
         np.testing.assert_allclose(tips, np.broadcast_to(built, tips.shape))
+
+
+def test_object_scale_draws_rescale_a_user_mesh(cfg, tmp_path):
+    """Scale randomization works on the object spec: a user mesh (named after its file stem,
+    which is no path) is rescaled like a built-in shape, mass with its volume."""
+    trimesh = pytest.importorskip("trimesh")
+    mesh_path = tmp_path / "block_mm.stl"
+    trimesh.creation.box(extents=[60.0, 50.0, 40.0]).export(mesh_path)  # millimetres, as CAD exports
+    dr = dataclasses.replace(RandomizationConfig.none(), object_scale=(0.9, 0.9))
+    env = RotationEnv(
+        dataclasses.replace(cfg, objects=(str(mesh_path),), wrists=("palm_up",), randomization=dr)
+    )
+    obj = env.groups[0].obj
+    assert obj.name == "block_mm" and obj.extents().max() == pytest.approx(0.054)
+    assert obj.mass == pytest.approx(150 * 0.06 * 0.05 * 0.04 * 0.9**3, rel=1e-6)

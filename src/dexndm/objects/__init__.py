@@ -5,7 +5,8 @@
   and animal-like shapes (``complex_shapes``), shipped as meshes with precomputed convex parts.
 - A fixed train/test split: ``object_set(category, split)``.
 - User meshes: ``load_mesh_object(path, scale, mass)`` validates, centres and convex-decomposes
-  an .obj/.stl (cached).
+  an .obj/.stl (cached); a file in centimetres or millimetres is read as such when that, and
+  only that, makes it hand size.
 - ``resolve_object(name_or_path)`` for command lines; ``attach_object(spec, body, obj)`` builds
   the MuJoCo geoms and inertia.
 

@@ -46,14 +46,31 @@ def cache_dir() -> Path:
     return base / "objects"
 
 
+FILE_UNITS: tuple[tuple[str, float], ...] = (("metres", 1.0), ("centimetres", 0.01), ("millimetres", 0.001))
+"""What a mesh file's numbers may mean. STL and OBJ carry no unit; the hand-size window
+[MIN_MAX_EXTENT, MAX_MAX_EXTENT] is narrower than a factor of 10, so at most one of these puts a
+file's largest dimension inside it, and that one is how the file is read."""
+
+
+_UNIT_WARNED: set[str] = set()
+
+
+def file_units(max_extent: float) -> tuple[str, float] | None:
+    """(unit name, metres per file unit) that makes ``max_extent`` (in file units) hand size;
+    None when none does."""
+    for name, metres in FILE_UNITS:
+        if MIN_MAX_EXTENT <= max_extent * metres <= MAX_MAX_EXTENT:
+            return name, metres
+    return None
+
+
 def _scale_hint(max_extent: float) -> str:
     """How to bring a mesh of largest dimension ``max_extent`` (as read, m) to hand size."""
-    if max_extent > MAX_MAX_EXTENT:
-        if MIN_MAX_EXTENT <= max_extent / 1000 <= MAX_MAX_EXTENT:
-            return "did you export in millimetres? try --object-scale 0.001"
-        if MIN_MAX_EXTENT <= max_extent / 100 <= MAX_MAX_EXTENT:
-            return "did you export in centimetres? try --object-scale 0.01"
-    return f"rescale it: --object-scale {0.08 / max_extent:.3g} makes it 0.08 m across"
+    return (
+        "Scale it in your modelling tool to hand size, e.g. 80 mm across exported in millimetres "
+        "(dexndm reads a file in metres, centimetres or millimetres, whichever makes it hand size), "
+        f"or pass scale={0.08 / max_extent:.3g} to load_mesh_object"
+    )
 
 
 def _read(path: Path):
@@ -114,7 +131,7 @@ def validate_mesh(mesh, source: str) -> None:
         raise ObjectError(
             f"mesh {source} is {ext.max():.4g} m across at its largest, outside the "
             f"{MIN_MAX_EXTENT}-{MAX_MAX_EXTENT} m the LEAP hand can hold (palm ~0.1 m wide). "
-            f"Mesh units are read as metres: {_scale_hint(float(ext.max()))}."
+            f"{_scale_hint(float(ext.max()))}."
         )
 
 
@@ -162,7 +179,7 @@ def _cached_parts(
 
 def load_mesh_object(
     path: str | os.PathLike,
-    scale: float = 1.0,
+    scale: float | None = None,
     mass: float | None = None,
     *,
     settings: DecompositionSettings = IMPORT_SETTINGS,
@@ -171,8 +188,9 @@ def load_mesh_object(
     """A user mesh as an ObjectSpec.
 
     Args:
-        path: an .obj or .stl file of one closed solid, in metres (see ``scale``).
-        scale: multiplies the file's coordinates (0.001 for a file in millimetres).
+        path: an .obj or .stl file of one closed solid, in metres, centimetres or millimetres.
+        scale: multiplies the file's coordinates; None: the unit (``FILE_UNITS``) that makes
+            the object hand size, with a warning when it is not metres.
         mass: kg; default ``DEFAULT_DENSITY`` (150 kg/m^3) times the volume.
         settings: CoACD settings for the decomposition (the default takes ~20 s for a 30k-face
             mesh; once per file and scale, thanks to the cache).
@@ -193,11 +211,18 @@ def load_mesh_object(
         )
     if not p.is_file():
         raise ObjectError(f"mesh file not found: {p}")
-    if not (math.isfinite(scale) and scale > 0):
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
         raise ObjectError(f"object scale must be a positive number, got {scale}")
     if mass is not None and not (math.isfinite(mass) and mass > 0):
         raise ObjectError(f"object mass must be a positive number of kg, got {mass}")
     mesh = _read(p)
+    if scale is None:
+        # CAD tools mostly export millimetres, Blender metres: take the one unit that gives a
+        # hand-size object (validate_mesh rejects the file when none does)
+        unit, scale = file_units(float(np.max(mesh.extents))) or ("metres", 1.0)
+        if unit != "metres" and str(p) not in _UNIT_WARNED:  # once per file, not per env build
+            _UNIT_WARNED.add(str(p))
+            log.warning("%s: read in %s (%.4g m across)", p, unit, float(np.max(mesh.extents)) * scale)
     if scale != 1.0:
         mesh.apply_scale(scale)
     validate_mesh(mesh, str(p))

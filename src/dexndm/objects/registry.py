@@ -97,7 +97,7 @@ def rescaled(obj: ObjectSpec, scale: float, mass: float | None = None) -> Object
     )
 
 
-def resolve_object(name_or_path: str, scale: float = 1.0, mass: float | None = None) -> ObjectSpec:
+def resolve_object(name_or_path: str, scale: float | None = None, mass: float | None = None) -> ObjectSpec:
     """An object from a command-line style name.
 
     Accepts a shape name (``normal_cuboid/03``), a category alone (its first training shape),
@@ -105,8 +105,8 @@ def resolve_object(name_or_path: str, scale: float = 1.0, mass: float | None = N
 
     Args:
         name_or_path: as above.
-        scale: uniform scale (for a mesh file: applied to the file's coordinates, so 0.001 reads
-            millimetres).
+        scale: uniform scale; None: 1, and for a mesh file the unit (metres, centimetres or
+            millimetres) that makes it hand size (``load_mesh_object``).
         mass: kg; default: primitives 0.03, built-in complex shapes 150 kg/m^3 times volume
             clipped to 0.01-0.05, mesh files 150 kg/m^3 times volume.
 
@@ -117,6 +117,7 @@ def resolve_object(name_or_path: str, scale: float = 1.0, mass: float | None = N
     name = name_or_path.strip()
     if name.lower().endswith(MESH_SUFFIXES):
         return load_mesh_object(name, scale=scale, mass=mass)
+    scale = 1.0 if scale is None else scale
     if name == "cube":
         return rescaled(demo_cube(), scale, mass)
     if name in CATEGORIES:
@@ -137,8 +138,7 @@ def resolve_object(name_or_path: str, scale: float = 1.0, mass: float | None = N
     raise ObjectError(
         f"unknown object {name!r}. Use a category ({', '.join(CATEGORIES)}), a shape such as "
         f"normal_cuboid/03 or complex/12, the demo alias 'cube', or a path to an .obj/.stl mesh "
-        f"of a closed solid (e.g. ./my_object.stl; add --object-scale 0.001 if it is in "
-        f"millimetres)."
+        f"of a closed solid (e.g. ./my_object.stl, in metres, centimetres or millimetres)."
     )
 
 

@@ -44,7 +44,7 @@ import numpy as np
 from mujoco import batch as mjbatch
 
 from dexndm.hand import constants as C
-from dexndm.objects import ObjectSpec, resolve_object
+from dexndm.objects import ObjectSpec, rescaled, resolve_object
 from dexndm.sim.config import EnvConfig
 from dexndm.sim.grasp import GraspSet, cached_grasps
 from dexndm.sim.observations import proprio_dim, proprio_obs, push_history
@@ -232,7 +232,8 @@ class RotationEnv:
             obj = self.objects[i]
             lo, hi = cfg.randomization.object_scale
             if hi > lo or lo != 1.0:
-                obj = resolve_object(obj.name, scale=float(self.rng.uniform(lo, hi)))
+                # the spec itself, not its name: a user mesh's name is its file stem, not a path
+                obj = rescaled(obj, float(self.rng.uniform(lo, hi)))
             spec = build_scene_spec(obj, cfg.physics)
             if max_latency > 0:
                 add_action_delay(spec, max_latency)
