@@ -102,3 +102,21 @@ def test_demo_rejects_bad_input_before_any_stage_runs(tmp_path, capsys, flag, va
     assert main(["demo", "--out", str(out), flag, value, "--no-progress"]) != 0
     assert says in capsys.readouterr().err
     assert not (out / "sim").exists()  # no minutes spent on simulated episodes first
+
+
+def test_demo_names_the_cells_its_base_was_never_trained_at(tmp_path):
+    from dexndm.demo import DemoConfig, untrained_cells
+
+    torch.manual_seed(0)
+    net = ResidualMLP(ResidualMLPConfig(width=16, blocks=1))
+    palm_up_z = {"rollouts": [{"rollout": {"wrists": ["palm_up"], "axes": ["+z"]}}]}
+    base = str(save_generalist(tmp_path / "palm_up.pt", net, 10, palm_up_z))
+    assert untrained_cells(DemoConfig(base=base)) == {}
+    cfg = DemoConfig(base=base, wrists=("palm_up", "thumb_up"), axes=("+z", "0,0,2"))
+    assert untrained_cells(cfg) == {"wrists": ["thumb_up"]}  # 0,0,2 is +z
+    cfg = DemoConfig(base=base, wrists=("all",), axes=("principal",))
+    assert untrained_cells(cfg) == {"wrists": ["palm_down", "base_up", "base_down", "thumb_up", "thumb_down"],
+                                    "axes": ["+x", "-x", "+y", "-y", "-z"]}  # fmt: skip
+    # a checkpoint that does not say what it was trained on gets no warning
+    unknown = str(save_generalist(tmp_path / "unknown.pt", net, 10, {}))
+    assert untrained_cells(DemoConfig(base=unknown, wrists=("thumb_up",))) == {}

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE = Path(__file__).resolve().parents[2] / "checkpoints" / "generalist" / "generalist.pt"
 """The shipped generalist (a source checkout; pass ``--base`` for any other policy file)."""
+WRISTS_BASE = DEFAULT_BASE.parents[1] / "generalist_wrists" / "generalist.pt"
+"""The shipped all-wrist generalist (six wrists about +z; docs/results.md section 6f)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     load_profile(cfg.reality)
     object_entries(cfg.objects, "test")
     cfg = replace(cfg, wrists=tuple(wrist_labels(cfg.wrists)), axes=tuple(axis_labels(cfg.axes)))
+    untrained = untrained_cells(cfg)
+    if untrained:
+        _warn_untrained(cfg.base, untrained)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not Path(cfg.base).exists():
@@ -164,6 +169,49 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _print(summary)
     return summary
+
+
+def untrained_cells(cfg: DemoConfig) -> dict[str, list[str]]:
+    """The wrists and axes of ``cfg`` (as labels) that the base's distillation rollouts never had,
+    read from the checkpoint's provenance; empty when all were in it or it does not say."""
+    from dexndm.eval.cells import axis_labels, wrist_labels
+    from dexndm.policy.checkpoint import load_policy_checkpoint
+    from dexndm.sim.wrists_axes import parse_axis, parse_wrist
+
+    try:
+        rollouts = load_policy_checkpoint(cfg.base).get("progress", {}).get("rollouts", [])
+        trained_w = [
+            parse_wrist(w) for w in wrist_labels([w for r in rollouts for w in r["rollout"]["wrists"]])
+        ]
+        trained_a = [parse_axis(a) for a in axis_labels([a for r in rollouts for a in r["rollout"]["axes"]])]
+    except (ValueError, KeyError, TypeError):  # not a generalist with provenance: nothing to say
+        return {}
+    if not rollouts:
+        return {}
+    # compared as rotations and directions, so "0,0,2" is +z and -q the same wrist as q
+    out = {
+        "wrists": [w for w in wrist_labels(cfg.wrists)
+                   if not any(abs(float(parse_wrist(w) @ q)) > 1 - 1e-6 for q in trained_w)],
+        "axes": [a for a in axis_labels(cfg.axes)
+                 if not any(float(parse_axis(a) @ v) > 1 - 1e-6 for v in trained_a)],
+    }  # fmt: skip
+    return {k: v for k, v in out.items() if v}
+
+
+def _warn_untrained(base: str, untrained: dict[str, list[str]]) -> None:
+    # Outside its training task the base tumbles the object out of the hand in sim too, and then
+    # "Rot" and the ratio to direct transfer measure the tumble, not a rotation: say so up front.
+    import sys
+
+    what = "; ".join(f"{k} {', '.join(v)}" for k, v in untrained.items())
+    hint = ""
+    if "axes" not in untrained and WRISTS_BASE.exists() and Path(base).resolve() != WRISTS_BASE:
+        hint = f"; --base {WRISTS_BASE} was trained at all six wrists about +z"
+    print(
+        f"warning: the base policy {base} was never trained at {what}; there it may drop the object "
+        f"in the training sim too, and the table then measures that rather than a rotation{hint}",
+        file=sys.stderr,
+    )
 
 
 def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict[str, float]) -> Path:
@@ -238,6 +286,7 @@ def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float])
     sim, direct, ours = rows["sim"]["rot"], rows["direct"]["rot"], rows["dexndm"]["rot"]
     return {
         "config": asdict(cfg),
+        "base_untrained": untrained_cells(cfg),
         "results": rows,
         "rot_ratio": rot_ratio(ours, direct),
         "gap_closed": gap_closed(ours, direct, sim),
@@ -271,6 +320,9 @@ def _print(summary: dict[str, Any]) -> None:
         f"{'n/a' if closed is None else f'{100 * closed:.0f}%'}"
     )
     console.print("stage wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages_s"].items()))
+    if summary.get("base_untrained"):
+        what = "; ".join(f"{k} {', '.join(v)}" for k, v in summary["base_untrained"].items())
+        console.print(f"[yellow]the base was never trained at {what}: read those cells with that in mind")
 
 
 def _plot(summary: dict[str, Any], path: Path) -> None:
