@@ -112,3 +112,22 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     more = replace(CFG, episodes=7, wrist=("palm_up", "thumb_up"))
     result = collect(more, tmp_path, FakeHands(), progress=False)
     assert (result.skipped, result.collected) == (6, 1 + 7)
+
+
+def test_resume_on_another_reality_or_an_edited_profile_is_refused(tmp_path):
+    """A simulated store records its reality profile by name and content: resuming it on another
+    profile, or after the profile file was edited, would mix two hands under one set of keys."""
+    from dexndm.collect.hands import SimulatedHands
+
+    profile = tmp_path / "my_hand.toml"
+    profile.write_text('name = "my_hand"\nbase = "mild"\n[motor]\np_gain = 600\n')
+    cfg = CollectConfig(mode="sine", episodes=1, wrist=("palm_up",), steps=5, settle_s=0.05, seed=0)
+    out = tmp_path / "store"
+    collect(cfg, out, SimulatedHands(profile=str(profile)), progress=False)
+    assert collect(cfg, out, SimulatedHands(profile=str(profile)), progress=False).skipped == 1
+    with pytest.raises(ValueError, match=r"reality.profile: store 'my_hand', now 'harsh'"):
+        collect(cfg, out, SimulatedHands(profile="harsh"), progress=False)
+    profile.write_text('name = "my_hand"\nbase = "mild"\n[motor]\np_gain = 650\n')
+    with pytest.raises(ValueError, match=r"reality.profile_sha256") as e:
+        collect(cfg, out, SimulatedHands(profile=str(profile)), progress=False)
+    assert "reality.profile:" not in str(e.value)  # same name: only the content differs

@@ -41,7 +41,7 @@ from rich.progress import (
 )
 
 from dexndm.collect.config import CollectConfig, episode_key, episode_rng
-from dexndm.collect.hands import HandOpener
+from dexndm.collect.hands import HandOpener, reality_identity
 from dexndm.collect.sources import make_source
 from dexndm.data import EpisodeStore, real_episode_schema
 from dexndm.data.artifacts import to_json_value
@@ -96,6 +96,9 @@ def collect(
             f"(--wrist palm_down, ...), mounting the hand accordingly; got {wrists}"
         )
     plan = to_json_value({**cfg.plan(), "hand": hands.kind})
+    reality = reality_identity(hands)
+    if reality is not None:  # a store resumed on another reality profile would mix two hands
+        plan["reality"] = reality
     store = EpisodeStore.create(
         out,
         real_episode_schema(commanded_targets=True),

@@ -46,6 +46,25 @@ class HandOpener(Protocol):
         ...
 
 
+def reality_identity(opener: object) -> dict[str, Any] | None:
+    """What the episodes' physics depend on beyond the collection plan, for the store's resume
+    check: a simulated hand's reality profile by name and content; None for a physical hand
+    (which is what it is) or an opener that has no such thing."""
+    profile = getattr(opener, "profile", None)
+    if profile is None or getattr(opener, "kind", None) != "sim":
+        return None
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from dexndm.reality.profile import load_profile
+
+    loaded = load_profile(profile)
+    # the content, not the file name: an edited TOML at the same path is another reality
+    text = json.dumps(asdict(loaded), sort_keys=True, default=str)
+    return {"profile": loaded.name, "profile_sha256": hashlib.sha256(text.encode()).hexdigest()[:16]}
+
+
 @dataclass
 class SimulatedHands:
     """``SimulatedReality`` worlds, one per wrist orientation; see the module docstring."""
