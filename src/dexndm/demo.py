@@ -111,16 +111,16 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     load_profile(cfg.reality)
     object_entries(cfg.objects, "test")
     cfg = replace(cfg, wrists=tuple(wrist_labels(cfg.wrists)), axes=tuple(axis_labels(cfg.axes)))
-    untrained = untrained_cells(cfg)
-    if untrained:
-        _warn_untrained(cfg.base, untrained)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if not Path(cfg.base).exists():
         raise FileNotFoundError(
             f"no base policy at {cfg.base}: pass --base PATH (a generalist checkpoint from "
             "`dexndm train generalist`), or run from a source checkout that has checkpoints/generalist"
         )
+    untrained = untrained_cells(cfg)
+    if untrained:
+        _warn_untrained(cfg.base, untrained)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     if cfg.real_data is not None and not (Path(cfg.real_data) / "manifest.jsonl").is_file():
         raise FileNotFoundError(
             f"--real-data {cfg.real_data} is not a Chaos Box store (no manifest.jsonl): collect one "
@@ -198,18 +198,21 @@ def untrained_cells(cfg: DemoConfig) -> dict[str, list[str]]:
     return {k: v for k, v in out.items() if v}
 
 
+def _listed(untrained: dict[str, list[str]]) -> str:
+    return "; ".join(f"{k} {', '.join(v)}" for k, v in untrained.items())
+
+
 def _warn_untrained(base: str, untrained: dict[str, list[str]]) -> None:
     # Outside its training task the base tumbles the object out of the hand in sim too, and then
     # "Rot" and the ratio to direct transfer measure the tumble, not a rotation: say so up front.
     import sys
 
-    what = "; ".join(f"{k} {', '.join(v)}" for k, v in untrained.items())
     hint = ""
     if "axes" not in untrained and WRISTS_BASE.exists() and Path(base).resolve() != WRISTS_BASE:
         hint = f"; --base {WRISTS_BASE} was trained at all six wrists about +z"
     print(
-        f"warning: the base policy {base} was never trained at {what}; there it may drop the object "
-        f"in the training sim too, and the table then measures that rather than a rotation{hint}",
+        f"warning: the base policy {base} was never trained at {_listed(untrained)}; there it may drop "
+        f"the object in the training sim too, and the table then measures that rather than a rotation{hint}",
         file=sys.stderr,
     )
 
@@ -321,8 +324,8 @@ def _print(summary: dict[str, Any]) -> None:
     )
     console.print("stage wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages_s"].items()))
     if summary.get("base_untrained"):
-        what = "; ".join(f"{k} {', '.join(v)}" for k, v in summary["base_untrained"].items())
-        console.print(f"[yellow]the base was never trained at {what}: read those cells with that in mind")
+        console.print(f"[yellow]the base was never trained at {_listed(summary['base_untrained'])}: read "
+                      "those cells with that in mind")  # fmt: skip
 
 
 def _plot(summary: dict[str, Any], path: Path) -> None:
