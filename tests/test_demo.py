@@ -120,3 +120,39 @@ def test_demo_names_the_cells_its_base_was_never_trained_at(tmp_path):
     # a checkpoint that does not say what it was trained on gets no warning
     unknown = str(save_generalist(tmp_path / "unknown.pt", net, 10, {}))
     assert untrained_cells(DemoConfig(base=unknown, wrists=("thumb_up",))) == {}
+
+
+def test_demo_breaks_a_multi_cell_run_down_by_wrist_and_axis(capsys):
+    from types import SimpleNamespace
+
+    from dexndm.demo import _print, by_wrist_axis
+
+    def ep(wrist, rot, ttf):
+        return {"object": "normal_cylinder/08", "wrist": wrist, "axis": "+z", "rot": rot, "ttf": ttf}
+
+    def run(*episodes):
+        return SimpleNamespace(episodes=list(episodes))
+
+    results = {
+        "sim": run(ep("palm_up", 1.0, 1.0), ep("palm_up", 2.0, 0.5), ep("thumb_up", 0.4, 0.2)),
+        "direct": run(ep("palm_up", 0.5, 0.5), ep("palm_up", 0.5, 0.5), ep("thumb_up", 0.2, 0.1)),
+        "dexndm": run(ep("palm_up", 0.8, 1.0), ep("palm_up", 0.6, 0.5), ep("thumb_up", 0.1, 0.1)),
+    }
+    cells = by_wrist_axis(results, episode_s=20.0)
+    assert [(c["wrist"], c["axis"]) for c in cells] == [("palm_up", "+z"), ("thumb_up", "+z")]
+    assert cells[0]["sim"] == {"rot": 1.5, "ttf_s": 15.0, "episodes": 2}
+    assert cells[0]["dexndm"]["rot"] == pytest.approx(0.7) and cells[1]["direct"]["ttf_s"] == pytest.approx(
+        2.0
+    )
+    rows = {k: {"rot": 0.5, "rot_std": 0.1, "ttf_s": 5.0, "ttf_s_std": 1.0, "omega_k": 0.1, "episodes": 3}
+            for k in results}  # fmt: skip
+    config = {
+        "objects": ["normal_cylinder"],
+        "wrists": ["palm_up", "thumb_up"],
+        "axes": ["+z"],
+        "reality": "default",
+    }
+    _print({"config": config, "results": rows, "rot_ratio": 1.0, "gap_closed": None, "stages_s": {},
+            "by_wrist_axis": cells})  # fmt: skip
+    out = capsys.readouterr().out
+    assert "per wrist and axis" in out and "thumb_up" in out and "1.40x" in out  # palm up: 0.7 / 0.5

@@ -293,8 +293,27 @@ def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float])
         "results": rows,
         "rot_ratio": rot_ratio(ours, direct),
         "gap_closed": gap_closed(ours, direct, sim),
+        "by_wrist_axis": by_wrist_axis(results, episode_s),
         "stages_s": stages,
     }
+
+
+def by_wrist_axis(results: dict[str, Any], episode_s: float) -> list[dict[str, Any]]:
+    """Mean Rot (rad) and TTF (s) of each policy per (wrist, axis), test shapes pooled, in the
+    order the cells were evaluated: where a run over several wrists or axes works and where not."""
+    keys = list(dict.fromkeys((e["wrist"], e["axis"]) for e in results["sim"].episodes))
+    out = []
+    for wrist, axis in keys:
+        row: dict[str, Any] = {"wrist": wrist, "axis": axis}
+        for name, res in results.items():
+            eps = [e for e in res.episodes if (e["wrist"], e["axis"]) == (wrist, axis)]
+            row[name] = {
+                "rot": float(np.mean([e["rot"] for e in eps])),
+                "ttf_s": float(np.mean([e["ttf"] for e in eps])) * episode_s,
+                "episodes": len(eps),
+            }
+        out.append(row)
+    return out
 
 
 def _print(summary: dict[str, Any]) -> None:
@@ -323,6 +342,20 @@ def _print(summary: dict[str, Any]) -> None:
         f"{'n/a' if closed is None else f'{100 * closed:.0f}%'}"
     )
     console.print("stage wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages_s"].items()))
+    cells = summary.get("by_wrist_axis", [])
+    if len(cells) > 1:
+        from dexndm.eval.report import format_rot_ratio
+
+        per_cell = Table(title="per wrist and axis: Rot (rad) / TTF (s)")
+        for col in ("wrist", "axis", "sim", "direct", "base + residual", "/ direct"):
+            per_cell.add_column(col)
+        for c in cells:
+            per_cell.add_row(
+                c["wrist"], c["axis"],
+                *(f"{c[k]['rot']:.2f} / {c[k]['ttf_s']:.1f}" for k in ("sim", "direct", "dexndm")),
+                format_rot_ratio(c["dexndm"]["rot"], c["direct"]["rot"]),
+            )  # fmt: skip
+        console.print(per_cell)
     if summary.get("base_untrained"):
         console.print(f"[yellow]the base was never trained at {_listed(summary['base_untrained'])}: read "
                       "those cells with that in mind")  # fmt: skip
