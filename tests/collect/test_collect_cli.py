@@ -70,3 +70,13 @@ def test_data_verify_names_a_truncated_and_a_corrupted_episode(tmp_path, capsys)
     assert main(argv) == 0
     assert "2 episodes collected, 1 already there" in capsys.readouterr().out
     assert main(["data", "verify", str(out)]) == 0
+
+
+def test_collect_takes_object_like_eval_and_demo():
+    import tyro
+
+    from dexndm.collect.cli import CollectCmd
+
+    cmd = tyro.cli(CollectCmd, args=["--object", "my.stl", "normal_cuboid/03", "--wrist", "0.92,0.38,0,0"])
+    assert cmd.config.replay.objects == ("my.stl", "normal_cuboid/03")
+    assert tyro.cli(CollectCmd, args=["--replay.objects", "cube"]).config.replay.objects == ("cube",)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
+import tyro
 
 from dexndm.reality.chaos_box import ChaosBoxConfig
 from dexndm.sim.wrists_axes import WRISTS, parse_wrist
@@ -50,7 +51,8 @@ class ReplayConfig:
     motion). The absolute joint targets ``a_t`` of all steps are replayed.
     """
 
-    objects: tuple[str, ...] = ("cube",)
+    # also --object, the spelling of eval, demo and sim-episodes
+    objects: Annotated[tuple[str, ...], tyro.conf.arg(aliases=("--object",))] = ("cube",)
     """Objects the policy rolls out with (names, categories or mesh paths)."""
     randomize: bool = True
     """Roll out under the training domain randomization (else nominal physics)."""
