@@ -58,3 +58,12 @@ def test_a_residual_checkpoint_becomes_a_teleop_correction(tmp_path):
 def test_the_page_offers_the_cube_first_and_every_shape():
     names = suggested_objects()
     assert names[0] == "cube" and "normal_cuboid/00" in names and len(set(names)) == len(names)
+
+
+def test_teleop_takes_reality_like_eval_collect_and_demo():
+    import tyro
+
+    from dexndm.teleop.cli import TeleopCmd
+
+    assert tyro.cli(TeleopCmd, args=["--reality", "my_hand.toml"]).profile == "my_hand.toml"
+    assert tyro.cli(TeleopCmd, args=["--profile", "harsh"]).profile == "harsh"

@@ -17,7 +17,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tyro
 
@@ -82,7 +82,8 @@ class TeleopCmd:
     object: str = "cube"
     wrist: str = "palm_up"
     axis: str = "+z"
-    profile: str = "default"
+    # also --reality, the spelling of eval, collect and demo
+    profile: Annotated[str, tyro.conf.arg(aliases=("--reality",))] = "default"
     """SimulatedReality's gap profile: mild, default, harsh or a TOML path."""
     port: str = "/dev/ttyUSB0"
     """The LEAP hand's serial port (--hand leap)."""
