@@ -123,15 +123,15 @@ def test_demo_names_the_cells_its_base_was_never_trained_at(tmp_path):
 
 
 def test_demo_breaks_a_multi_cell_run_down_by_wrist_and_axis(capsys):
-    from types import SimpleNamespace
-
     from dexndm.demo import _print, by_wrist_axis
+    from dexndm.eval.evaluate import METRICS, EvalResult
 
     def ep(wrist, rot, ttf):
-        return {"object": "normal_cylinder/08", "wrist": wrist, "axis": "+z", "rot": rot, "ttf": ttf}
+        others = dict.fromkeys(METRICS, 0.0)
+        return others | {"object": "normal_cylinder/08", "wrist": wrist, "axis": "+z", "rot": rot, "ttf": ttf}
 
     def run(*episodes):
-        return SimpleNamespace(episodes=list(episodes))
+        return EvalResult(episodes=list(episodes), summary=[], overall={}, config={})
 
     results = {
         "sim": run(ep("palm_up", 1.0, 1.0), ep("palm_up", 2.0, 0.5), ep("thumb_up", 0.4, 0.2)),

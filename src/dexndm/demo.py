@@ -158,7 +158,7 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         results[name] = _timed(stages, f"eval {name}", lambda p=policy, n=name: evaluate_reality_cells(
             cfg, p, out / "eval" / n
         ))  # fmt: skip
-    summary = _summary(cfg, results, stages)
+    summary = _summary(cfg, results, stages, untrained)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _plot(summary, out / "demo.png")
     if cfg.video_steps > 0:
@@ -274,7 +274,9 @@ def chaos_config(cfg: DemoConfig, wrists: tuple[str, ...] | None = None) -> Coll
     )  # fmt: skip
 
 
-def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float]) -> dict[str, Any]:
+def _summary(
+    cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float], untrained: dict[str, list[str]]
+) -> dict[str, Any]:
     """Rot (rad) and TTF (s) per policy; gap closed = (dexndm - direct) / (sim - direct)."""
     from dexndm.eval.report import gap_closed, rot_ratio
 
@@ -289,7 +291,7 @@ def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float])
     sim, direct, ours = rows["sim"]["rot"], rows["direct"]["rot"], rows["dexndm"]["rot"]
     return {
         "config": asdict(cfg),
-        "base_untrained": untrained_cells(cfg),
+        "base_untrained": untrained,
         "results": rows,
         "rot_ratio": rot_ratio(ours, direct),
         "gap_closed": gap_closed(ours, direct, sim),
@@ -299,19 +301,17 @@ def _summary(cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float])
 
 
 def by_wrist_axis(results: dict[str, Any], episode_s: float) -> list[dict[str, Any]]:
-    """Mean Rot (rad) and TTF (s) of each policy per (wrist, axis), test shapes pooled, in the
-    order the cells were evaluated: where a run over several wrists or axes works and where not."""
-    keys = list(dict.fromkeys((e["wrist"], e["axis"]) for e in results["sim"].episodes))
+    """Mean Rot (rad) and TTF (s) of each policy per (wrist, axis), test shapes pooled
+    (``EvalResult.pooled``), in the order the cells were evaluated: where a run over several
+    wrists or axes works and where not."""
+    pooled = {name: res.pooled(("wrist", "axis")) for name, res in results.items()}
     out = []
-    for wrist, axis in keys:
-        row: dict[str, Any] = {"wrist": wrist, "axis": axis}
-        for name, res in results.items():
-            eps = [e for e in res.episodes if (e["wrist"], e["axis"]) == (wrist, axis)]
-            row[name] = {
-                "rot": float(np.mean([e["rot"] for e in eps])),
-                "ttf_s": float(np.mean([e["ttf"] for e in eps])) * episode_s,
-                "episodes": len(eps),
-            }
+    for cell in pooled["sim"]:
+        row: dict[str, Any] = {"wrist": cell["wrist"], "axis": cell["axis"]}
+        for name, cells in pooled.items():
+            # every row was scored on the same cells; match them by label, not position
+            c = next(c for c in cells if (c["wrist"], c["axis"]) == (row["wrist"], row["axis"]))
+            row[name] = {"rot": c["rot_mean"], "ttf_s": c["ttf_mean"] * episode_s, "episodes": c["n"]}
         out.append(row)
     return out
 
