@@ -32,10 +32,11 @@ from dexndm.dynamics.train import rollout_loss
 class Args:
     hidden: tuple[int, ...] = (128, 128)
     """Hidden widths, the same for every model (per joint for the joint-wise model)."""
-    joint_hidden: tuple[int, ...] = (32, 32)
-    """Also time a joint-wise model with these per-joint widths. At equal widths the joint-wise
-    model does 16 MLPs' work per sample (5x the whole-hand's multiply-adds at 128), so equal
-    widths compare implementations, not models; 32 per joint has half the whole-hand's work."""
+    joint_widths: tuple[int, ...] = (32, 16)
+    """Also time joint-wise models with hidden (W, W) per joint for each W here. At equal widths the
+    joint-wise model does 16 MLPs' work per sample (5x the whole-hand's multiply-adds at 128), so
+    equal widths compare implementations, not models; the narrow rows are the widths that
+    predict as well (benchmarks/ndm_data_efficiency.py --kinds joint joint@32 joint@16 whole)."""
     batch_size: int = 1024
     window: int = 10
     steps: int = 10
@@ -120,11 +121,10 @@ def main(args: Args) -> None:
         "joint-wise (batched)": JointWiseDynamics(args.window, args.hidden),
         "joint-wise (loop over joints)": LoopedJointWise(args.window, args.hidden),
         "whole-hand": WholeHandDynamics(args.window, args.hidden),
-        f"joint-wise (batched), hidden {args.joint_hidden}": JointWiseDynamics(
-            args.window, args.joint_hidden
-        ),
-        f"joint-wise (loop), hidden {args.joint_hidden}": LoopedJointWise(args.window, args.joint_hidden),
     }
+    for width in args.joint_widths:
+        models[f"joint-wise (batched), {width} per joint"] = JointWiseDynamics(args.window, (width, width))
+        models[f"joint-wise (loop), {width} per joint"] = LoopedJointWise(args.window, (width, width))
     print(
         f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"hidden {args.hidden}, batch {args.batch_size}, window {args.window}\n"

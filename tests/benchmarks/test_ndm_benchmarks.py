@@ -39,6 +39,17 @@ def test_a_rerun_may_add_sizes_but_not_change_the_reality(tmp_path):
         de.record_settings(tmp_path, de._run_settings(de.Args(reality="harsh", out=tmp_path)))
 
 
+def test_a_kind_with_a_width_builds_that_model(tmp_path):
+    args = de.Args(hidden=(128, 128), out=tmp_path)
+    assert de.parse_variant(args, "joint") == ("joint", (128, 128))
+    assert de.parse_variant(args, "joint@16") == ("joint", (16, 16))
+    assert de.variant_name(args, "joint@16") == "joint-wise (16, 16)"
+    assert de.variant_name(args, "whole") == "whole-hand"
+    for bad, said in (("joint@", "positive integer"), ("joint@0", "positive integer"), ("jont@8", "unknown")):
+        with pytest.raises(SystemExit, match=said):
+            de.parse_variant(args, bad)
+
+
 def test_building_on_a_folder_that_is_no_run_says_what_to_run(tmp_path):
     with pytest.raises(SystemExit, match="run benchmarks/ndm_data_efficiency.py --out"):
         de.load_run(tmp_path / "nothing")

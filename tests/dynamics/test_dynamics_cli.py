@@ -11,7 +11,8 @@ import pytest
 from dexndm.cli import main
 from dexndm.data import EpisodeStore, real_episode_schema
 from dexndm.dynamics import load_dynamics
-from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics
+from dexndm.dynamics.metrics import OpenLoopError
+from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics, worse_than_hold
 from dexndm.dynamics.sim_episodes import SimEpisodeConfig, record_policy_episodes, replay_joint_targets
 from dexndm.dynamics.train import FitConfig
 from dexndm.sim.config import EnvConfig, RandomizationConfig
@@ -51,7 +52,8 @@ def test_train_dynamics_end_to_end(stores, tmp_path, capsys):
     sim, real = stores
     out = tmp_path / "ndm"
     assert main(_args(sim, real, out)) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "| sim |" in printed and "| real |" in printed
     model = load_dynamics(out / "dynamics.pt")
     assert model.config.kind == "joint" and model.window == 5 and bool(model.normalization_fitted)
@@ -60,12 +62,30 @@ def test_train_dynamics_end_to_end(stores, tmp_path, capsys):
     assert set(side["extra"]["inputs"]) == {"sim_data", "real_data"}
     real_err = side["extra"]["eval_error_rad"]["real"]
     assert np.isfinite(real_err["one_step"]) and real_err["hold_one_step"] > 0
+    for name, err in side["extra"]["eval_error_rad"].items():  # warned exactly where it is so
+        warned = f"predicts its held-out {name} episodes 10 steps ahead worse" in captured.err
+        assert warned == (err["10_step"] > err["hold_10_step"])
     for stage in ("pretrain", "finetune"):
         assert (out / stage / "best.pt").exists() and (out / stage / "checkpoints" / "last.pt").exists()
         assert any((out / stage / "tb").iterdir())
     # the pre-trained statistics are kept: the fine-tune starts from the pre-trained function
     pretrained = load_dynamics(out / "pretrain" / "best.pt")
     np.testing.assert_array_equal(pretrained.input_mean.numpy(), model.input_mean.numpy())
+
+
+def test_a_model_worse_than_nothing_moves_is_flagged():
+    steps, joints = 10, 16
+    hold = np.full((steps, joints), 0.010)
+
+    def err(final_rad: float) -> OpenLoopError:
+        mae = np.full((steps, joints), 0.001)
+        mae[-1] = final_rad
+        return OpenLoopError(mae, hold, num_windows=100)
+
+    lines = worse_than_hold({"sim": err(0.004), "real": err(0.025)})
+    assert len(lines) == 1 and "held-out real episodes 10 steps ahead" in lines[0]
+    assert "25.00 against 10.00 mrad" in lines[0]
+    assert worse_than_hold({"real": err(0.0099)}) == []
 
 
 def test_rerun_resumes_and_extends(stores, tmp_path):

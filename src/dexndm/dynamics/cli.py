@@ -11,6 +11,7 @@ Examples::
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -67,7 +68,7 @@ class TrainDynamicsCmd:
 
     def run(self) -> int:
         from dexndm.dynamics.models import MODEL_NAMES
-        from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics
+        from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics, worse_than_hold
         from dexndm.dynamics.train import FitConfig
 
         seed_torch(self.seed, self.threads)
@@ -93,6 +94,8 @@ class TrainDynamicsCmd:
                 f"| {name} | {1e3 * err.one_step:.3f} | {1e3 * err.hold_one_step:.3f} "
                 f"| {1e3 * err.final:.3f} | {1e3 * err.hold_final:.3f} | {err.horizon} |"
             )
+        for line in worse_than_hold(result.errors):
+            print(line, file=sys.stderr)
         return 0
 
 

@@ -53,6 +53,26 @@ class DynamicsTrainingConfig:
         return DynamicsConfig(kind=self.arch, window=self.window, hidden=tuple(self.hidden))
 
 
+def worse_than_hold(errors: dict[str, OpenLoopError]) -> list[str]:
+    """A warning for each eval set the model predicts ``k`` steps ahead worse than "nothing moves".
+
+    The residual is trained through 10-step rollouts of the model: where those are worse than
+    assuming the joints stay put, the residual corrects the model's error, not the hand's (most
+    of the models behind the residuals that gave no gain in docs/results.md 6g were so).
+    """
+    lines = []
+    for name, err in errors.items():
+        if err.final > err.hold_final:
+            lines.append(
+                f"warning: the model predicts its held-out {name} episodes {err.horizon} steps ahead worse "
+                f"than 'nothing moves' ({1e3 * err.final:.2f} against {1e3 * err.hold_final:.2f} mrad): "
+                "a residual trained through it learns the model's error rather than the hand's. More "
+                "episodes, more fine-tune steps or a multi-step loss (--rollout-horizon 5) may help; "
+                "`dexndm data verify` checks the store"
+            )
+    return lines
+
+
 @dataclass
 class DynamicsTrainingResult:
     """What :func:`train_dynamics` did; ``model`` holds the final (best fine-tuned) weights."""
