@@ -66,9 +66,10 @@ class DemoConfig:
     finger-wise and whole-hand baselines of the paper); use a separate ``--out`` per arch."""
     pretrain_steps: int = 3000
     finetune_steps: int = 1500
-    rollout_horizon: int = 1
-    """k of the dynamics model's k-step open-loop training loss (``dexndm train dynamics
-    --rollout-horizon``): 1 is the paper's one-step loss; each fit step costs about k times as much."""
+    finetune_horizon: int = 1
+    """k of the k-step open-loop loss the dynamics model is fine-tuned on (``dexndm train dynamics
+    --finetune-rollout-horizon``; pre-training keeps the one-step loss): 1 is the paper's; 5 lowers
+    the 10-step error on real task episodes (docs/results.md 3d); each step costs ~k times as much."""
     residual_steps: int = 1500
     max_correction: float | None = None
     """The residual's largest correction per joint, rad (default: ``dexndm train residual``'s,
@@ -231,7 +232,7 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     _timed(stages, "dynamics", TrainDynamicsCmd(
         arch=cfg.arch, sim_data=sim, real_data=real, out=out / "ndm",
         pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
-        rollout_horizon=cfg.rollout_horizon, seed=cfg.seed, threads=2, progress=cfg.progress,
+        finetune_rollout_horizon=cfg.finetune_horizon, seed=cfg.seed, threads=2, progress=cfg.progress,
     ).run)  # fmt: skip
     options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
     if cfg.drive_weight > 0:

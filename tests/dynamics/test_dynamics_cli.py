@@ -88,6 +88,16 @@ def test_a_model_worse_than_nothing_moves_is_flagged():
     assert worse_than_hold({"real": err(0.0099)}) == []
 
 
+def test_the_fine_tune_can_fit_a_multi_step_loss_after_a_one_step_pretraining(stores, tmp_path):
+    sim, real = stores
+    out = tmp_path / "ndm"
+    assert main(_args(sim, real, out, "--finetune-rollout-horizon", "3")) == 0
+    training = json.loads((out / "dynamics.pt.json").read_text())["extra"]["training"]
+    assert training["pretrain"]["rollout_horizon"] == 1 and training["finetune"]["rollout_horizon"] == 3
+    # the fine-tune kept its best checkpoint by the error it was trained on: 3 steps ahead
+    assert json.loads((out / "finetune" / "best.pt.json").read_text())["extra"]["eval_horizon"] == 3
+
+
 def test_rerun_resumes_and_extends(stores, tmp_path):
     sim, real = stores
     cfg = DynamicsTrainingConfig(

@@ -53,6 +53,9 @@ class TrainDynamicsCmd:
     finetune_lr: float = 3e-4
     rollout_horizon: int = 1
     """k of the k-step open-loop training loss (1: one-step loss)."""
+    finetune_rollout_horizon: int | None = None
+    """k of the fine-tune's loss, if not --rollout-horizon: e.g. 5 on the real episodes after a
+    one-step pre-training (docs/results.md 3d: lower 10-step error; each step costs ~k times)."""
     eval_fraction: float = 0.1
     """Held-out episodes per dataset (the paper: 9:1)."""
     eval_every: int = 500
@@ -73,16 +76,18 @@ class TrainDynamicsCmd:
 
         seed_torch(self.seed, self.threads)
 
-        def fit(steps: int, lr: float) -> FitConfig:
+        def fit(steps: int, lr: float, horizon: int) -> FitConfig:
             return FitConfig(
-                steps=steps, batch_size=self.batch_size, lr=lr, rollout_horizon=self.rollout_horizon,
+                steps=steps, batch_size=self.batch_size, lr=lr, rollout_horizon=horizon,
                 eval_every=self.eval_every, checkpoint_every=max(self.eval_every, 1000), resume=self.resume,
                 seed=self.seed, device=self.device, progress=self.progress,
             )  # fmt: skip
 
+        finetune_horizon = self.finetune_rollout_horizon or self.rollout_horizon
         cfg = DynamicsTrainingConfig(
             arch=self.arch, window=self.window, hidden=self.hidden,
-            pretrain=fit(self.pretrain_steps, self.lr), finetune=fit(self.finetune_steps, self.finetune_lr),
+            pretrain=fit(self.pretrain_steps, self.lr, self.rollout_horizon),
+            finetune=fit(self.finetune_steps, self.finetune_lr, finetune_horizon),
             eval_fraction=self.eval_fraction, split_seed=self.seed,
         )  # fmt: skip
         result = train_dynamics(self.out, self.sim_data, self.real_data, cfg, init=self.init)
