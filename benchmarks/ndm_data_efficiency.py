@@ -273,7 +273,7 @@ def main(args: Args) -> None:
             })  # fmt: skip
             r = rows[-1]
             print(
-                f"{variant_name(args, kind):>11} N={size:>5}: 1-step {r['one_step_mrad']:.2f} mrad, "
+                f"{r['model']:>11} N={size:>5}: 1-step {r['one_step_mrad']:.2f} mrad, "
                 f"10-step {r['ten_step_mrad']:.2f} mrad ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )

@@ -69,7 +69,8 @@ class DemoConfig:
     finetune_horizon: int = 1
     """k of the k-step open-loop loss the dynamics model is fine-tuned on (``dexndm train dynamics
     --finetune-rollout-horizon``; pre-training keeps the one-step loss): 1 is the paper's; 5 lowers
-    the 10-step error on real task episodes (docs/results.md 3d); each step costs ~k times as much."""
+    the 10-step error on real task episodes (docs/results.md 3d) but gave the residual no measured
+    gain over three seeds (4b2); each step costs ~k times as much."""
     residual_steps: int = 1500
     max_correction: float | None = None
     """The residual's largest correction per joint, rad (default: ``dexndm train residual``'s,

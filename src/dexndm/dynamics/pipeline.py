@@ -67,8 +67,8 @@ def worse_than_hold(errors: dict[str, OpenLoopError]) -> list[str]:
                 f"warning: the model predicts its held-out {name} episodes {err.horizon} steps ahead worse "
                 f"than 'nothing moves' ({1e3 * err.final:.2f} against {1e3 * err.hold_final:.2f} mrad): "
                 "a residual trained through it learns the model's error rather than the hand's. More "
-                "episodes, more fine-tune steps or a multi-step loss (--rollout-horizon 5) may help; "
-                "`dexndm data verify` checks the store"
+                "episodes, more fine-tune steps or a multi-step fine-tune loss "
+                "(--finetune-rollout-horizon 5) may help; `dexndm data verify` checks the store"
             )
     return lines
 
