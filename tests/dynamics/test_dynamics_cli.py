@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,19 @@ def test_incompatible_checkpoints_are_refused(stores, tmp_path, capsys):
     assert "window: checkpoint 5 vs expected 4" in err and "--init" in err
     assert main(["train", "dynamics", "--out", str(tmp_path / "x")]) == 2
     assert "--sim-data and/or --real-data" in capsys.readouterr().err
+
+
+def test_a_fine_tune_that_kept_the_sim_pretrained_weights_is_noted():
+    from dexndm.dynamics.models import DynamicsConfig, build_dynamics
+    from dexndm.dynamics.pipeline import DynamicsTrainingResult, kept_pretrained
+    from dexndm.dynamics.train import FitResult
+
+    def result(**best_steps: int) -> DynamicsTrainingResult:
+        fits = {stage: FitResult(0.01, step, 0, 30) for stage, step in best_steps.items()}
+        return DynamicsTrainingResult(build_dynamics(DynamicsConfig()), Path("ndm/dynamics.pt"), fits)
+
+    (line,) = kept_pretrained(result(pretrain=300, finetune=0))
+    assert "saved model is the sim-pretrained one (best step 0)" in line
+    assert kept_pretrained(result(pretrain=300, finetune=30)) == []
+    # a fine-tune from scratch or a pre-training alone has no sim-pretrained start to keep
+    assert kept_pretrained(result(finetune=0)) == [] and kept_pretrained(result(pretrain=0)) == []

@@ -56,7 +56,8 @@ def test_train_residual_exports_one_policy_that_runs_in_eval(setup, tmp_path, ca
     out = tmp_path / "residual"
     assert main(_args(root, out)) == 0
     printed = capsys.readouterr().out
-    assert "of the modelled gap closed" in printed and "exported base + residual" in printed
+    # the model was only pre-trained in sim, so it is its own sim-model reference: no gap to close
+    assert "the model predicts no gap from the reference" in printed and "exported base + residual" in printed
     side = json.loads((out / "residual.pt.json").read_text())
     assert side["extra"]["base_policy"] == str(root / "generalist.pt")
     assert side["extra"]["dynamics"]["config"]["window"] == 5
@@ -96,3 +97,15 @@ def test_rerun_resumes_and_changed_settings_are_refused(setup, tmp_path, capsys)
     EpisodeStore.create(real_store, real_episode_schema()).close()
     assert main(_args(root, out, "--sim-data", str(real_store))) == 2
     assert "has no proprio_obs" in capsys.readouterr().err
+
+
+def test_a_model_that_is_its_own_reference_is_reported_as_no_gap_not_as_closed():
+    from dexndm.residual.cli import closed_phrase
+    from dexndm.residual.rollout import ResidualEvaluation
+
+    # the fine-tune kept the sim-pretrained weights: both errors are zero, nothing was closed
+    none = ResidualEvaluation(corrected_mae=0.0, uncorrected_mae=0.0, mean_abs_correction=0.0, horizon=10,
+                              num_windows=380)  # fmt: skip
+    assert closed_phrase(none).startswith("the model predicts no gap from the reference")
+    some = ResidualEvaluation(0.003, 0.004, 0.008, 10, 380)
+    assert closed_phrase(some) == "25% of the modelled gap closed"

@@ -71,7 +71,12 @@ class TrainDynamicsCmd:
 
     def run(self) -> int:
         from dexndm.dynamics.models import MODEL_NAMES
-        from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics, worse_than_hold
+        from dexndm.dynamics.pipeline import (
+            DynamicsTrainingConfig,
+            kept_pretrained,
+            train_dynamics,
+            worse_than_hold,
+        )
         from dexndm.dynamics.train import FitConfig
 
         seed_torch(self.seed, self.threads)
@@ -99,7 +104,7 @@ class TrainDynamicsCmd:
                 f"| {name} | {1e3 * err.one_step:.3f} | {1e3 * err.hold_one_step:.3f} "
                 f"| {1e3 * err.final:.3f} | {1e3 * err.hold_final:.3f} | {err.horizon} |"
             )
-        for line in worse_than_hold(result.errors):
+        for line in worse_than_hold(result.errors) + kept_pretrained(result):
             print(line, file=sys.stderr)
         return 0
 

@@ -97,6 +97,24 @@ def _split(root: Path, cfg: DynamicsTrainingConfig, horizon: int) -> tuple[Episo
     )
 
 
+def kept_pretrained(result: DynamicsTrainingResult) -> list[str]:
+    """A note when the fine-tune never beat its starting point on the held-out real episodes.
+
+    The best-eval checkpoint is then the sim-pretrained model itself (step 0): it predicts the real
+    hand as the sim behaves, so a residual trained against the sim-pretrained reference has no
+    modelled gap to close and stays near zero.
+    """
+    fit = result.fits.get("finetune")
+    if fit is None or "pretrain" not in result.fits or fit.best_step != 0:
+        return []
+    return [
+        "note: fine-tuning never lowered the held-out real episodes' error below the sim-pretrained "
+        "model's, so the saved model is the sim-pretrained one (best step 0): it predicts no "
+        "sim-to-real gap, and a residual trained through it will stay near zero. More Chaos Box "
+        "episodes or fine-tune steps may change that"
+    ]
+
+
 def _initial_model(cfg: DynamicsTrainingConfig, init: Path | None) -> DynamicsModel:
     wanted = cfg.model_config()
     if init is None:

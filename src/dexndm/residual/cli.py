@@ -25,6 +25,18 @@ from dexndm.residual.deploy import register
 register()
 
 
+NO_GAP_RAD = 1e-6
+"""Below this (a micro-radian) the model and the reference agree: there is no modelled gap."""
+
+
+def closed_phrase(ev) -> str:
+    """How much of the modelled gap the residual closes, in words that stay true when there is none
+    (the fine-tune kept the sim-pretrained weights, so the model is the reference)."""
+    if ev.uncorrected_mae < NO_GAP_RAD:
+        return "the model predicts no gap from the reference: nothing for the residual to close"
+    return f"{100 * ev.closed_fraction:.0f}% of the modelled gap closed"
+
+
 @dataclass
 class TrainResidualCmd:
     """Train a residual policy so that base + residual on the real hand reproduces the sim joint
@@ -154,8 +166,7 @@ class TrainResidualCmd:
             f"held-out sim episodes, {ev.horizon} steps through the dynamics model ({self.mode}), error vs "
             f"{self.score_against}: {1e3 * ev.uncorrected_mae:.2f} mrad without residual -> "
             f"{1e3 * ev.corrected_mae:.2f} mrad with "
-            f"({100 * ev.closed_fraction:.0f}% of the modelled gap closed); mean |correction| "
-            f"{1e3 * ev.mean_abs_correction:.2f} mrad"
+            f"({closed_phrase(ev)}); mean |correction| {1e3 * ev.mean_abs_correction:.2f} mrad"
         )
         if drive is not None:
             print(
