@@ -131,3 +131,31 @@ def test_resume_on_another_reality_or_an_edited_profile_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"reality.profile_sha256") as e:
         collect(cfg, out, SimulatedHands(profile=str(profile)), progress=False)
     assert "reality.profile:" not in str(e.value)  # same name: only the content differs
+
+
+def test_an_episode_whose_simulated_physics_blew_up_is_not_stored_and_a_rerun_collects_it(
+    tmp_path, monkeypatch
+):
+    """MuJoCo resets a world whose state stops being finite: the joints jump back to the model's
+    pose mid-episode, which is no hand's dynamics. That episode is dropped; a rerun collects it."""
+    from dexndm.collect.hands import SimulatedHands
+    from dexndm.reality.simulated import SimulatedReality
+
+    cfg = CollectConfig(mode="sine", episodes=3, wrist=("palm_up",), steps=6, settle_s=0.05, seed=0)
+    torques, episode_2 = SimulatedReality._motor_torques, []
+
+    def poisoned(self):  # once, in the second episode (after the 1 s settle, 50 steps of 1 ms each)
+        if not episode_2 and self._step == 50 + 6 * 50 + 70:
+            episode_2.append(self._step)
+            self.data.qvel[self._dof[0]] = np.nan
+        return torques(self)
+
+    monkeypatch.setattr(SimulatedReality, "_motor_torques", poisoned)
+    first = collect(cfg, tmp_path, SimulatedHands(), progress=False)
+    assert episode_2 and (first.collected, first.dropped) == (2, 1)
+    assert sorted(first.store.meta(i)["episode"] for i in first.store.episode_indices()) == [0, 2]
+    first.store.close()
+    again = collect(cfg, tmp_path, SimulatedHands(), progress=False)
+    assert (again.skipped, again.collected, again.dropped) == (2, 1, 0)
+    assert all("physics_divergences" not in again.store.meta(i) for i in again.store.episode_indices())
+    again.store.close()

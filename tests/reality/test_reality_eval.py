@@ -84,3 +84,35 @@ def test_cli_reports_a_bad_profile(capsys) -> None:
     rc = main(["eval", "--policy", "hold", "--wrist", "palm_up", "--axis", "+z", "--reality", "defualt"])
     assert rc == 2
     assert "unknown reality profile 'defualt'" in capsys.readouterr().err
+
+
+def test_an_episode_whose_physics_blew_up_ends_there_as_a_fall_and_is_flagged(
+    grasp_cache, monkeypatch, capsys
+):
+    from dexndm.reality.simulated import SimulatedReality
+
+    torques, reset = SimulatedReality._motor_torques, SimulatedReality.reset_to_grasp
+    blown: list[int] = []
+
+    def reset_and_mark(self, *args, **kwargs):
+        reset(self, *args, **kwargs)
+        self.episode_start = self._step
+
+    def poisoned(self):  # in the first episode, during its 6th control step, once
+        if not blown and self._step - self.episode_start == 5 * self.steps_per_control + 3:
+            blown.append(self._step)
+            self.data.qvel[self._dof[0]] = np.nan
+        return torques(self)
+
+    monkeypatch.setattr(SimulatedReality, "reset_to_grasp", reset_and_mark)
+    monkeypatch.setattr(SimulatedReality, "_motor_torques", poisoned)
+    result = evaluate_on_reality(
+        HoldPolicy(), profile="default", wrists=("palm_up",), axes=("+z",), episodes_per_cell=2,
+        grasp_cache_dir=grasp_cache, **TINY,
+    )  # fmt: skip
+    first, second = result.episodes
+    # scored on the five whole steps before the one that blew up
+    assert blown and first["physics_diverged"] and first["fell"] and first["steps"] == 5
+    assert not second["physics_diverged"] and not second["fell"] and second["steps"] == STEPS
+    assert result.config["physics_diverged_episodes"] == 1
+    assert "physics blew up in 1 of 2 episodes" in capsys.readouterr().err

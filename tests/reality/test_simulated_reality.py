@@ -269,3 +269,34 @@ def test_torsional_and_rolling_friction_reach_the_object_contacts(contact: dict,
         colliding = np.flatnonzero((m.geom_bodyid == obj) & (m.geom_contype > 0))
         assert len(colliding) and np.all(m.geom_condim[colliding] == condim)
         assert np.allclose(m.geom_friction[colliding, 1], profile.contact.torsional_friction)
+
+
+def blow_up_at(monkeypatch, physics_steps: set[int]) -> None:
+    """Make a joint velocity non-finite just before these physics steps: MuJoCo then resets its
+    world, as it does when a contact blows up."""
+    torques = SimulatedReality._motor_torques
+
+    def poisoned(self):
+        if self._step in physics_steps:
+            self.data.qvel[self._dof[0]] = np.nan
+        return torques(self)
+
+    monkeypatch.setattr(SimulatedReality, "_motor_torques", poisoned)
+
+
+def test_a_world_that_blows_up_is_counted_and_the_wrist_stays_where_it_was_mounted(monkeypatch):
+    hand = free_hand(wrist="palm_down")
+    start = hand._step
+    blow_up_at(monkeypatch, {start + 10})
+    hand.advance()  # 50 physics steps at 1 ms
+    assert hand.physics_divergences == 1
+    np.testing.assert_allclose(hand.data.mocap_quat[hand._wrist_mocap], [0.0, 1.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(hand.data.mocap_pos[hand._wrist_mocap], hand.wrist_pos)
+    hand.advance()
+    assert hand.physics_divergences == 1  # counted once, not once per step after it
+    # our own reset clears MuJoCo's counters; the next blow-up still counts
+    hand.reset_to_grasp(C.DEFAULT_POSE, C.DEFAULT_POSE)
+    blow_up_at(monkeypatch, {hand._step + 5})
+    hand.advance()
+    assert hand.physics_divergences == 2
+    hand.disconnect()

@@ -56,5 +56,6 @@ class CollectCmd:
             f"{self.out}: {result.collected} episodes collected, {result.skipped} already there, "
             f"{len(result.store)} in the store; {result.simulated_s:.0f} s of hand time in "
             f"{result.wall_s:.0f} s ({result.simulated_s / max(result.wall_s, 1e-9):.2f}x real time)"
+            + (f"; {result.dropped} dropped (physics blew up): rerun to collect them" * bool(result.dropped))
         )
         return 0

@@ -68,6 +68,9 @@ class CollectResult:
     """Hand time the collected episodes span, s (control steps x 0.05)."""
     wall_s: float
     """Wall time of the call, s."""
+    dropped: int = 0
+    """Episodes run but not stored because a simulated hand's physics blew up in them (MuJoCo
+    reset its world mid-episode); a rerun collects them again."""
 
 
 def collect(
@@ -111,7 +114,7 @@ def collect(
     source = make_source(cfg)
     keys = {w: [episode_key(cfg.mode, w, i) for i in range(cfg.episodes)] for w in wrists}
     skipped = sum(store.has(k) for ks in keys.values() for k in ks)
-    collected = 0
+    collected = dropped = 0
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -137,6 +140,15 @@ def collect(
                 for index, targets, source_meta in source.sequences(wrist, todo):
                     noise = _episode_noise(cfg, wrist, index)
                     arrays, stats = run_episode(hand, targets + noise, pacer)
+                    if stats.pop("physics_divergences", 0):
+                        # the recording jumps where MuJoCo reset the world: not the hand's dynamics
+                        dropped += 1
+                        bar.console.print(
+                            f"warning: {wrist} episode {index}: the simulated hand's physics blew up "
+                            "(MuJoCo reset the world); not stored, a rerun collects it again"
+                        )
+                        _hold_pose(hand, pacer, round(cfg.settle_s / C.CONTROL_DT))  # let the reset settle
+                        continue
                     meta = {
                         "key": keys[wrist][index],
                         "episode": index,
@@ -163,7 +175,7 @@ def collect(
                         rate=f"{60 * collected / wall:.1f} ep/min, {sim / wall:.2f}x real time",
                     )
     return CollectResult(
-        store, collected, skipped, collected * cfg.steps * C.CONTROL_DT, time.perf_counter() - start
+        store, collected, skipped, collected * cfg.steps * C.CONTROL_DT, time.perf_counter() - start, dropped
     )
 
 
@@ -176,7 +188,8 @@ def run_episode(
         ``(arrays, stats)``: arrays in the ``real_episode_schema(commanded_targets=True)`` layout
         (currents in mA), and per-episode statistics for the metadata: ``t0`` (hand clock at the
         first reading, s), ``max_abs_joint_vel`` (rad/s; a simulated world that blew up shows
-        here), ``max_filter_change`` (largest ``|commanded - sent|``, rad) and, on a physical
+        here), ``max_filter_change`` (largest ``|commanded - sent|``, rad), on a simulated hand
+        ``physics_divergences`` when MuJoCo reset its world during the episode, and, on a physical
         hand, the loop's timing.
     """
     steps = len(commanded)
@@ -185,6 +198,7 @@ def run_episode(
     current_ma = np.empty((steps, NUM_JOINTS), np.float32)
     sent = np.empty((steps, NUM_JOINTS), np.float32)
     stamps = np.empty(steps, np.float64)
+    divergences = getattr(hand, "physics_divergences", 0)  # a simulated hand's count; real ones: none
     pacer.start()
     for t in range(steps):
         state = hand.read_state()
@@ -205,6 +219,8 @@ def run_episode(
         "max_abs_joint_vel": float(np.abs(qdot).max()),
         "max_filter_change": float(np.abs(arrays["commanded_targets"] - sent).max()),
     }
+    if getattr(hand, "physics_divergences", 0) != divergences:
+        stats["physics_divergences"] = hand.physics_divergences - divergences
     if pacer.loop is not None:
         loop = pacer.loop.stats()
         stats["loop"] = {

@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -153,12 +154,18 @@ def run_reality_episode(
     if on_step is not None:
         on_step(hand)
     fell = False
+    divergences = hand.physics_divergences
     for step in range(episode_steps):
         obs = hist.obs(hand.wrist_quat, axis)
         actions = _checked_actions(policy.act({"proprio": obs}), 1, policy, cell, step)
         wanted = C.clamp_to_limits(targets + np.clip(actions[0], -1.0, 1.0) * C.ACTION_SCALE)
         targets = hand.send_joint_targets(wanted)
         hand.advance()
+        if hand.physics_divergences != divergences:
+            # MuJoCo reset the world mid-step: what follows is not this episode. It ends here, as a
+            # fall, scored on the steps before (the caller flags it; see evaluate_on_reality).
+            fell = True
+            break
         hist.push(hand.read_state().joint_pos, targets)  # the target in force, as the env pairs them
         if handover is not None and step + 1 == handover.hold_steps:
             hand.let_go()
@@ -250,6 +257,7 @@ def evaluate_on_reality(
             with SimulatedReality(reality, wrist=wrist_quat, obj=obj, seed=seed) as hand:
                 for episode in range(episodes_per_cell):
                     c_rotp = float(rotp_weight(np.array([episode + 1]), env_defaults.reward)[0])
+                    divergences = hand.physics_divergences
                     metrics, fell = run_reality_episode(
                         policy, hand, grasps, int(rng.integers(len(grasps))), axis, cell=cell,
                         episode_steps=episode_steps, history=env_defaults.history,
@@ -260,9 +268,19 @@ def evaluate_on_reality(
                         "object": cell.object, "category": cell.category, "wrist": cell.wrist,
                         "axis": cell.axis, "seed": seed, "episode": episode, "env_id": 0, "fell": fell,
                         **{m: metrics[m] for m in METRICS},
+                        "physics_diverged": hand.physics_divergences != divergences,
                     })  # fmt: skip
                     bar.update(task, advance=1)
             rows.extend(cell_rows)
             summary.append({**asdict(cell), **_stats(cell_rows)})
 
+    diverged = sum(r["physics_diverged"] for r in rows)
+    config["physics_diverged_episodes"] = diverged
+    if diverged:
+        print(
+            f"warning: the simulated reality's physics blew up in {diverged} of {len(rows)} episodes "
+            "(MuJoCo reset the world); each ended there and counts as a fall (physics_diverged in "
+            "episodes.csv). A finer [physics] timestep_s or softer contacts in the profile make it rarer",
+            file=sys.stderr,
+        )
     return finish_evaluation(rows, summary, config, t0, cells, out_dir, console if progress else None)

@@ -76,6 +76,15 @@ HAND_BODIES: frozenset[str] = frozenset({"palm", *(link.name for link in ALL_LIN
 _NOISE_BLOCK = 1024  # physics steps of random draws made at once
 _PLACEHOLDER_OBJECT = "cube"  # built then deleted when the world has no object
 
+# MuJoCo's checks for a state that is no longer finite: each resets mjData to the model's defaults
+# (hand at qpos0, object and wrist where the model first put them) and counts itself; the counters
+# survive that reset and are cleared only by our own mj_resetData.
+_DIVERGENCE_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQACC,
+)
+
 
 @dataclass
 class _MotorState:
@@ -165,6 +174,11 @@ class SimulatedReality(RealHand):
         self._last_goal_ticks: np.ndarray | None = None
         self._last_arrival = 0
         self._motor = self._fresh_motor(C.DEFAULT_POSE)
+        self.physics_divergences = 0
+        """Times the physics blew up (MuJoCo found a non-finite state and reset the world). A real
+        hand has no such thing: whoever runs episodes on this one drops or flags the episode it
+        happened in (dexndm.eval.reality_eval, dexndm.collect)."""
+        self._divergence_count = 0
         self.reset_to_grasp(C.DEFAULT_POSE, C.DEFAULT_POSE)
 
     # ---- building ---------------------------------------------------------------------------
@@ -321,7 +335,18 @@ class SimulatedReality(RealHand):
             d.ctrl[self._act] = self._motor_torques()
             mujoco.mj_step(m, d)
             self._step += 1
+            self._check_divergence()
             self._record()
+
+    def _check_divergence(self) -> None:
+        count = sum(self.data.warning[w].number for w in _DIVERGENCE_WARNINGS)
+        if count == self._divergence_count:
+            return
+        self.physics_divergences += max(count - self._divergence_count, 0)
+        self._divergence_count = count
+        # MuJoCo put the wrist back where the model was built; the hand stays where it was mounted
+        self.data.mocap_pos[self._wrist_mocap] = self.wrist_pos
+        self.data.mocap_quat[self._wrist_mocap] = self.wrist_quat
 
     # ---- the Dynamixel model --------------------------------------------------------------------
     def _motor_torques(self) -> np.ndarray:
@@ -453,6 +478,7 @@ class SimulatedReality(RealHand):
             raise ValueError("reset_to_grasp: this SimulatedReality has no object; pass obj= to place one")
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
+        self._divergence_count = 0  # mj_resetData cleared MuJoCo's counters
         d.mocap_pos[self._wrist_mocap] = self.wrist_pos
         d.mocap_quat[self._wrist_mocap] = self.wrist_quat
         d.qpos[self._qpos] = joint_pos
