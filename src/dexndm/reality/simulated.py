@@ -79,10 +79,13 @@ _PLACEHOLDER_OBJECT = "cube"  # built then deleted when the world has no object
 # MuJoCo's checks for a state that is no longer finite: each resets mjData to the model's defaults
 # (hand at qpos0, object and wrist where the model first put them) and counts itself; the counters
 # survive that reset and are cleared only by our own mj_resetData.
-_DIVERGENCE_WARNINGS = (
-    mujoco.mjtWarning.mjWARN_BADQPOS,
-    mujoco.mjtWarning.mjWARN_BADQVEL,
-    mujoco.mjtWarning.mjWARN_BADQACC,
+_BADQPOS, _BADQVEL, _BADQACC = (
+    int(w)
+    for w in (
+        mujoco.mjtWarning.mjWARN_BADQPOS,
+        mujoco.mjtWarning.mjWARN_BADQVEL,
+        mujoco.mjtWarning.mjWARN_BADQACC,
+    )
 )
 
 
@@ -179,6 +182,8 @@ class SimulatedReality(RealHand):
         hand has no such thing: whoever runs episodes on this one drops or flags the episode it
         happened in (dexndm.eval.reality_eval, dexndm.collect)."""
         self._divergence_count = 0
+        # a view of MuJoCo's warning counters: read every physics step, so no per-step wrappers
+        self._warning_counts = self.data.warning.number
         self.reset_to_grasp(C.DEFAULT_POSE, C.DEFAULT_POSE)
 
     # ---- building ---------------------------------------------------------------------------
@@ -339,7 +344,8 @@ class SimulatedReality(RealHand):
             self._record()
 
     def _check_divergence(self) -> None:
-        count = sum(self.data.warning[w].number for w in _DIVERGENCE_WARNINGS)
+        n = self._warning_counts
+        count = int(n[_BADQPOS] + n[_BADQVEL] + n[_BADQACC])
         if count == self._divergence_count:
             return
         self.physics_divergences += max(count - self._divergence_count, 0)
