@@ -85,8 +85,7 @@ def variants(base: RealityProfile) -> dict[str, RealityProfile]:
     for change in closers.values():
         everything = _apply(everything, change)
     out["all four"] = everything
-    hand = {"motor": mild.motor, "latency": mild.latency, "encoder": mild.encoder}
-    out["hand as mild"] = _apply(base, hand)
+    out["hand as mild"] = base.with_hand_of(mild)
     return out
 
 

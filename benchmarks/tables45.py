@@ -11,7 +11,10 @@ benchmarks/RESULTS.md "Collection speed" and "Tables 4/5"). Per cell and row the
 TTF (s), mean +- sample std over seeds of each seed's mean; the last line averages over cells,
 which is what the issue's 1.5x headline is measured on. ``--baselines finger whole`` adds the
 paper's finger-wise and whole-hand dynamics-model rows on each run's data; ``--policies`` adds any
-deployable policy (the fine-tune baselines) as a row scored on the same grasps.
+deployable policy (the fine-tune baselines) as a row scored on the same grasps; ``--reference``
+adds the base on the profile with mild's motors, bus and encoders (a hand whose joints move about
+as the sim's: what DexNDM's correction aims for), the yardstick for how much of the gap is
+within the method's reach on that profile.
 
     .venv/bin/python benchmarks/tables45.py --profiles default harsh --seeds 0 1 2
 
@@ -41,6 +44,7 @@ from dexndm.demo import DemoConfig, chaos_config, evaluate_reality_cells, fit_re
 from dexndm.dynamics.models import MODEL_NAMES
 from dexndm.eval.report import format_gap_closed, format_rot_ratio
 from dexndm.hand import constants as C
+from dexndm.reality.profile import load_profile
 from dexndm.sim.wrists_axes import PRINCIPAL_AXES, WRISTS
 
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -48,7 +52,9 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "palm_down_axes": (("palm_down",), PRINCIPAL_AXES),  # the paper's Table 5
 }
 ROWS = ("sim", "direct", "dexndm")
-LABELS = {"sim": "sim", "direct": "direct", "dexndm": "DexNDM"} | {
+REFERENCE = "sim_like_hand"
+"""The ``--reference`` row: the base on the profile with mild's motors, bus and encoders."""
+LABELS = {"sim": "sim", "direct": "direct", "dexndm": "DexNDM", REFERENCE: "sim-like hand (reference)"} | {
     k: f"{MODEL_NAMES[k]} NDM" for k in ("finger", "whole")
 }
 
@@ -66,6 +72,10 @@ class Args:
     """Dynamics-model baselines, each a row: the residual trained through a finger-wise or
     whole-hand model fitted on the run's own simulated episodes and Chaos Box store, scored on
     the same grasps (the paper's Table 4 has the whole-hand one)."""
+    reference: bool = False
+    """Add a reference row: the base on each profile with mild's motors, bus and encoders (its
+    contacts and masses kept), on the run's grasps: about what a perfect correction of the joints'
+    dynamics, DexNDM's aim, could give there (docs/results.md section 2b). Not a method."""
     policies: tuple[str, ...] = ()
     """Deployable policies as rows, ``LABEL=PATH`` (a generalist ``.pt`` or an exported ``.onnx``):
     the fine-tune baselines (``dexndm sysid`` / ``train delta-action``, then ``train specialist``
@@ -154,6 +164,18 @@ def baseline_row(cfg: DemoConfig, run_dir: Path) -> None:
     print(f"{run_dir} {cfg.arch} NDM + residual: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def reference_row(cfg: DemoConfig, run_dir: Path) -> None:
+    """Score the ``--reference`` row of a finished run into ``run_dir/eval/sim_like_hand``: the
+    base on ``cfg.reality`` with mild's hand, on the run's grasps; skipped when it is there."""
+    out = run_dir / "eval" / REFERENCE
+    if (out / "episodes.csv").is_file():
+        return
+    t0 = time.perf_counter()
+    hand = load_profile(cfg.reality).with_hand_of(load_profile("mild"))
+    evaluate_reality_cells(cfg, cfg.base, out, profile=hand)
+    print(f"{run_dir} reference (sim-like hand): {time.perf_counter() - t0:.0f} s", flush=True)
+
+
 def parse_policy_rows(pairs: tuple[str, ...]) -> dict[str, str]:
     """``LABEL=PATH`` strings to {label: path template}; a label may not be another row's."""
     rows: dict[str, str] = {}
@@ -200,7 +222,7 @@ def policy_row(cfg: DemoConfig, label: str, template: str, profile: str, run_dir
 def main(args: Args) -> None:
     episode_s = args.demo.episode_steps * C.CONTROL_DT
     policies = parse_policy_rows(args.policies)
-    extra_rows = (*args.baselines, *policies)
+    extra_rows = (*args.baselines, *policies, *((REFERENCE,) if args.reference else ()))
     for label, template in policies.items():  # before the hours of collection, not after
         for profile in args.profiles:
             for seed in args.seeds:
@@ -246,6 +268,8 @@ def main(args: Args) -> None:
                     baseline_row(replace(cfg, arch=arch), run_dir)
                 for label, template in policies.items():
                     policy_row(cfg, label, template, name, run_dir)
+                if args.reference:
+                    reference_row(cfg, run_dir)
                 per_seed.append(
                     {
                         k: cell_means(run_dir / "eval" / k / "episodes.csv", episode_s)

@@ -251,15 +251,17 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     return deployed if deployed.exists() else out / "residual" / "residual.pt"
 
 
-def evaluate_reality_cells(cfg: DemoConfig, policy: str | Path, out_dir: Path) -> Any:
-    """``policy`` on ``cfg.reality`` in every (object, wrist, axis) cell of ``cfg``, test shapes,
-    with the grasps every row of a run shares (they are drawn from ``cfg.seed``)."""
+def evaluate_reality_cells(cfg: DemoConfig, policy: str | Path, out_dir: Path, profile: Any = None) -> Any:
+    """``policy`` on ``cfg.reality`` (or ``profile``, a RealityProfile) in every (object, wrist,
+    axis) cell of ``cfg``, test shapes, with the grasps every row of a run shares (they are drawn
+    from ``cfg.seed``)."""
     from dexndm.eval.policies import load_policy
     from dexndm.eval.reality_eval import evaluate_on_reality
     from dexndm.sim.grasp import GraspConfig
 
     return evaluate_on_reality(
-        load_policy(policy), profile=cfg.reality, objects=cfg.objects, wrists=cfg.wrists, axes=cfg.axes,
+        load_policy(policy), profile=cfg.reality if profile is None else profile, objects=cfg.objects,
+        wrists=cfg.wrists, axes=cfg.axes,
         episodes_per_cell=cfg.eval_episodes, seed=cfg.seed, episode_steps=cfg.episode_steps, split="test",
         grasp=GraspConfig(candidates=cfg.grasp_candidates), grasp_cache_dir=cfg.grasp_cache_dir,
         out_dir=out_dir, progress=cfg.progress,

@@ -90,3 +90,24 @@ def test_a_policy_row_is_scored_once_per_policy_file(tmp_path):
     other.write_bytes(b"")
     with pytest.raises(SystemExit, match="give the row another label"):
         policy_row(cfg, "sysid", str(other), "default", run_dir)
+
+
+def test_the_reference_row_scores_the_base_with_mild_s_hand_once(tmp_path, monkeypatch):
+    import tables45
+
+    from dexndm.demo import DemoConfig
+    from dexndm.reality.profile import load_profile
+
+    calls = []
+
+    def scored(cfg, policy, out, profile=None):
+        calls.append((policy, profile))
+        _episodes_csv(out / "episodes.csv", [("palm_up", "+z", 0.9, 0.5)])
+
+    monkeypatch.setattr(tables45, "evaluate_reality_cells", scored)
+    cfg = DemoConfig(reality="harsh", base="base.pt")
+    tables45.reference_row(cfg, tmp_path)
+    tables45.reference_row(cfg, tmp_path)  # there already: not scored again
+    ((policy, profile),) = calls
+    harsh, mild = load_profile("harsh"), load_profile("mild")
+    assert policy == "base.pt" and profile.motor == mild.motor and profile.contact == harsh.contact

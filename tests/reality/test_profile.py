@@ -118,3 +118,12 @@ def test_unknown_profile_name_and_bad_toml(tmp_path: Path) -> None:
     loop = write(tmp_path, 'base = "loop.toml"\n', "loop.toml")
     with pytest.raises(ProfileError, match="loops back"):
         load_profile(loop)
+
+
+def test_with_hand_of_swaps_the_hand_and_keeps_the_world() -> None:
+    default, mild = load_profile("default"), load_profile("mild")
+    hand = default.with_hand_of(mild)
+    assert (hand.motor, hand.latency, hand.encoder) == (mild.motor, mild.latency, mild.encoder)
+    assert (hand.contact, hand.mass, hand.physics) == (default.contact, default.mass, default.physics)
+    assert hand.name == "default with the hand of mild"
+    assert default.motor != mild.motor and default.contact != mild.contact  # so the test can fail

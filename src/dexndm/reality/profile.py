@@ -210,6 +210,22 @@ class RealityProfile:
             )
         return dataclasses.replace(self, **changes)
 
+    def with_hand_of(self, other: RealityProfile) -> RealityProfile:
+        """This profile with ``other``'s hand: its motors, bus latencies and encoders; the contacts,
+        masses and physics settings stay this profile's.
+
+        With ``other`` = mild (whose hand follows its targets about as the training sim's does),
+        the policy on the result shows what a perfect correction of the joints' dynamics, which
+        DexNDM's residual aims for, could give on this profile (docs/results.md section 2b).
+        """
+        return dataclasses.replace(
+            self,
+            name=f"{self.name} with the hand of {other.name}",
+            motor=other.motor,
+            latency=other.latency,
+            encoder=other.encoder,
+        )
+
 
 SECTIONS: dict[str, type] = {
     "motor": MotorProfile,
