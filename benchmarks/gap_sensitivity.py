@@ -7,10 +7,11 @@ uses the same grasps and seed as the training-sim reference, so the "kept" colum
 Rot) is paired.
 
 One more variant, "hand as mild", gives the profile mild's motors, bus and encoders and keeps its
-contacts and masses: the real hand's joints then follow their targets about as the training sim's
-do (mild with rubber tips and sim-weight objects keeps all of the sim's rotation, docs/results.md
-section 2). DexNDM's residual asks the real joints to move as the sim's would, so the "/ as
-profile" column of that row is about the most any such correction can give on that profile.
+contacts and masses: the nearest hand to the training sim's that the profiles describe (mild keeps
+all of the shipped generalist's palm-up rotation, but 71% of the all-wrist base's in Table 4:
+docs/results.md sections 2 and 2b). DexNDM's residual asks the real joints to move as the sim's
+would, so the "/ as profile" column of that row is a reference for what such a correction can
+give on that profile (not a strict bound: a residual may push harder than the sim's motors).
 
     .venv/bin/python benchmarks/gap_sensitivity.py                       # the default profile
     .venv/bin/python benchmarks/gap_sensitivity.py --base my_hand.toml --episodes 20
@@ -20,7 +21,8 @@ profile" column of that row is about the most any such correction can give on th
 
 This is how the default profile's unmeasured estimates (fingertip friction, bus latency, object
 mass) were checked against issue 4's 30-70% band: docs/results.md section 2.
-A rerun with the same ``--out`` reuses the evaluations already there.
+A rerun with the same ``--out`` reuses the evaluations already there, if the same policy, cells,
+episodes, seed and profile made them (else it stops and says which differ).
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ def evaluate_on_reality(
         print(
             f"warning: the simulated reality's physics blew up in {diverged} of {len(rows)} episodes "
             "(MuJoCo reset the world); each ended there and counts as a fall (physics_diverged in "
-            "episodes.csv). A finer [physics] timestep_s or softer contacts in the profile make it rarer",
+            "episodes.csv). A finer [physics] timestep_s in the profile may make it rarer",
             file=sys.stderr,
         )
     return finish_evaluation(rows, summary, config, t0, cells, out_dir, console if progress else None)
