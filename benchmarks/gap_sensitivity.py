@@ -114,10 +114,21 @@ def _by_cell(path: Path, run, expected: dict[str, Any]) -> dict[tuple[str, str],
 
 
 def main(args: Args) -> None:
+    axes = tuple(a for axis in args.axes for a in (PRINCIPAL_AXES if axis == "principal" else (axis,)))
+    args = dataclasses.replace(args, axes=axes)
+    policy = load_policy(args.policy)
+    every = variants(load_profile(args.base))
+    unknown = [v for v in args.variants if v not in every]
+    if unknown:
+        raise SystemExit(f"unknown --variants {unknown}; choose from {list(every)}")
+    chosen = {k: v for k, v in every.items() if not args.variants or k in args.variants}
     if not args.seeds:
-        run_seed(args)
+        run_seed(args, policy, chosen)
         return
-    per_seed = [run_seed(dataclasses.replace(args, seed=s, out=args.out / f"seed{s}")) for s in args.seeds]
+    per_seed = [
+        run_seed(dataclasses.replace(args, seed=seed, out=args.out / f"seed{seed}"), policy, chosen)
+        for seed in args.seeds
+    ]
     save_table(args.out, seeds_table(per_seed, args.seeds) + [
         "",
         f"{args.policy} on `{args.base}`; {len(per_seed[0][2])} cells, {','.join(args.objects)} "
@@ -152,8 +163,8 @@ def seeds_table(per_seed: list[tuple], seeds: tuple[int, ...]) -> list[str]:
         )  # fmt: skip
     # and per cell, each variant's Rot as mean over seeds
     lines += ["", "| cell | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    rows_of = [{"training sim": sim, **rows} for sim, rows, _ in per_seed]
     for c in cells:
-        rows_of = [{"training sim": sim, **rows} for sim, rows, _ in per_seed]
         rots = [statistics.mean(r[name][c]["rot"] for r in rows_of) for name in names]
         lines.append(f"| {c[0]} {c[1]} | " + " | ".join(f"{r:.2f}" for r in rots) + " |")
     return lines
@@ -165,17 +176,11 @@ def _mean_std(values: list[float], unit: str = "") -> str:
     return f"{statistics.mean(values):.2f}{unit} +- {statistics.stdev(values):.2f}"
 
 
-def run_seed(args: Args) -> tuple[dict, dict, list[tuple[str, str]]]:
-    """Every chosen variant at ``args.seed`` into ``args.out``; returns (sim, rows, cells)."""
-    axes = tuple(a for axis in args.axes for a in (PRINCIPAL_AXES if axis == "principal" else (axis,)))
-    args = dataclasses.replace(args, axes=axes)
-    policy = load_policy(args.policy)
-    base = load_profile(args.base)
-    every = variants(base)
-    unknown = [v for v in args.variants if v not in every]
-    if unknown:
-        raise SystemExit(f"unknown --variants {unknown}; choose from {list(every)}")
-    chosen = {k: v for k, v in every.items() if not args.variants or k in args.variants}
+def run_seed(
+    args: Args, policy: Any, chosen: dict[str, RealityProfile]
+) -> tuple[dict, dict, list[tuple[str, str]]]:
+    """``policy`` in the sim and on every ``chosen`` variant at ``args.seed`` into ``args.out``;
+    returns (sim, rows, cells)."""
     common: dict[str, Any] = dict(
         objects=args.objects, wrists=args.wrists, axes=args.axes, episodes_per_cell=args.episodes,
         seed=args.seed, split=args.split, progress=False,

@@ -126,7 +126,8 @@ def run_reality_episode(
     on_step: Callable[[SimulatedReality], None] | None = None,
     handover: HandoverConfig | None = None,
 ) -> tuple[dict[str, float], bool]:
-    """One episode on a connected ``hand`` from grasp ``grasp_index``; returns ``(metrics, fell)``.
+    """One episode on a connected ``hand`` from grasp ``grasp_index``; returns ``(metrics, fell)``,
+    metrics with ``physics_diverged`` (MuJoCo reset the world: the episode ended there, as a fall).
 
     Args:
         axis: ``(3,)`` unit rotation axis, world frame.
@@ -176,7 +177,8 @@ def run_reality_episode(
         if not np.all(np.isfinite(pos)) or np.linalg.norm(pos - hand.wrist_pos) > fall_distance:
             fell = True
             break
-    return meter.metrics(episode_steps), fell
+    # a row flag, not a metric: whether MuJoCo reset the world during this episode
+    return {**meter.metrics(episode_steps), "physics_diverged": hand.physics_divergences != divergences}, fell
 
 
 def evaluate_on_reality(
@@ -257,7 +259,6 @@ def evaluate_on_reality(
             with SimulatedReality(reality, wrist=wrist_quat, obj=obj, seed=seed) as hand:
                 for episode in range(episodes_per_cell):
                     c_rotp = float(rotp_weight(np.array([episode + 1]), env_defaults.reward)[0])
-                    divergences = hand.physics_divergences
                     metrics, fell = run_reality_episode(
                         policy, hand, grasps, int(rng.integers(len(grasps))), axis, cell=cell,
                         episode_steps=episode_steps, history=env_defaults.history,
@@ -268,7 +269,7 @@ def evaluate_on_reality(
                         "object": cell.object, "category": cell.category, "wrist": cell.wrist,
                         "axis": cell.axis, "seed": seed, "episode": episode, "env_id": 0, "fell": fell,
                         **{m: metrics[m] for m in METRICS},
-                        "physics_diverged": hand.physics_divergences != divergences,
+                        "physics_diverged": metrics["physics_diverged"],
                     })  # fmt: skip
                     bar.update(task, advance=1)
             rows.extend(cell_rows)

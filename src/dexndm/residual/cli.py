@@ -13,6 +13,7 @@ loaders import torch and onnxruntime only when called).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,14 +26,10 @@ from dexndm.residual.deploy import register
 register()
 
 
-NO_GAP_RAD = 1e-6
-"""Below this (a micro-radian) the model and the reference agree: there is no modelled gap."""
-
-
 def closed_phrase(ev) -> str:
     """How much of the modelled gap the residual closes, in words that stay true when there is none
     (the fine-tune kept the sim-pretrained weights, so the model is the reference)."""
-    if ev.uncorrected_mae < NO_GAP_RAD:
+    if math.isnan(ev.closed_fraction):
         return "the model predicts no gap from the reference: nothing for the residual to close"
     return f"{100 * ev.closed_fraction:.0f}% of the modelled gap closed"
 

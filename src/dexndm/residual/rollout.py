@@ -282,6 +282,10 @@ class ResidualRollout(nn.Module):
         return torch.stack(predictions, 1), torch.cat(corrections, 1), drive
 
 
+NO_GAP_RAD = 1e-6
+"""Below this (a micro-radian) the model and the reference agree: there is no modelled gap."""
+
+
 @dataclass
 class ResidualEvaluation:
     """Error of the model's positions against the reference (``q^sim`` or the sim model's) on
@@ -304,8 +308,11 @@ class ResidualEvaluation:
 
     @property
     def closed_fraction(self) -> float:
-        """Share of the predicted gap the residual closes (1 = all, 0 = none, < 0 = worse)."""
-        return 1.0 - self.corrected_mae / max(self.uncorrected_mae, 1e-12)
+        """Share of the predicted gap the residual closes (1 = all, 0 = none, < 0 = worse); NaN when
+        there is no predicted gap (the model is its own reference), where no share is meaningful."""
+        if self.uncorrected_mae < NO_GAP_RAD:
+            return math.nan
+        return 1.0 - self.corrected_mae / self.uncorrected_mae
 
 
 @torch.no_grad()
