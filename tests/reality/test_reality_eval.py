@@ -116,3 +116,39 @@ def test_an_episode_whose_physics_blew_up_ends_there_as_a_fall_and_is_flagged(
     assert not second["physics_diverged"] and not second["fell"] and second["steps"] == STEPS
     assert result.config["physics_diverged_episodes"] == 1
     assert "physics blew up in 1 of 2 episodes" in capsys.readouterr().err
+
+
+class SteppingPolicy(RecordingPolicy):
+    """Asks for a step of ``size`` (in 1/24 rad) on every joint; may declare a larger action limit."""
+
+    def __init__(self, size: float, action_limit: float | None = None) -> None:
+        super().__init__()
+        self.size = size
+        if action_limit is not None:
+            self.action_limit = action_limit
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        self.observations.append(obs["proprio"].copy())
+        sign = 1.0 if len(self.observations) % 2 else -1.0  # back and forth, inside the joint limits
+        return np.full((1, 16), sign * self.size)
+
+
+@pytest.mark.parametrize(("declared", "expected"), [(None, 1.0), (2.0, 2.0)])
+def test_the_loop_clips_actions_to_the_policys_declared_limit(grasp_cache, declared, expected) -> None:
+    """A base moves a target 1/24 rad per tick; base + residual declares up to the safety cap."""
+    policy = SteppingPolicy(2.0, declared)
+    evaluate_on_reality(
+        policy, profile="mild", wrists=("palm_up",), axes=("+z",), episodes_per_cell=1,
+        grasp_cache_dir=grasp_cache, **{**TINY, "episode_steps": 4},
+    )  # fmt: skip
+    a_hist = split_proprio(policy.observations[-1], 10)[1][0]
+    steps = np.abs(np.diff(a_hist[-3:], axis=0))  # away from the joint limits' clamp
+    assert np.median(steps) == pytest.approx(expected * C.ACTION_SCALE, abs=1e-6)
+
+
+def test_a_limit_beyond_the_hands_safety_cap_is_refused(grasp_cache) -> None:
+    with pytest.raises(ValueError, match="action_limit 3.0"):
+        evaluate_on_reality(
+            SteppingPolicy(1.0, 3.0), profile="mild", wrists=("palm_up",), axes=("+z",), episodes_per_cell=1,
+            grasp_cache_dir=grasp_cache, **TINY,
+        )  # fmt: skip

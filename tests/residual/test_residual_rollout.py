@@ -79,7 +79,8 @@ def test_teacher_forced_one_step_is_the_papers_formula(data, model):
     train, _ = split_residual_episodes(data, WINDOW)
     net = _active_residual()
     batch, obs = train.with_horizon(1).gather(torch.arange(0, len(train), 7))
-    pred, corr = ResidualRollout(net, model, train.obs_lag, "teacher_forced")(batch, obs)
+    # the formula has no cap on the sent target's step (test_step_cap.py covers the cap)
+    pred, corr = ResidualRollout(net, model, train.obs_lag, "teacher_forced", max_step=None)(batch, obs)
     # f({q_j, a_j + pi(o_j, a_j)}_{j = t-W+1..t}) with sim positions and every target corrected
     a_hist, o_hist = batch.a_seq[:, -WINDOW:], obs[:, -WINDOW:]
     b = len(a_hist)
@@ -92,7 +93,10 @@ def test_teacher_forced_one_step_is_the_papers_formula(data, model):
 def test_zero_residual_is_the_models_own_rollout(data, model, mode):
     train, _ = split_residual_episodes(data, WINDOW)
     batch, obs = train.with_horizon(5).gather(torch.arange(0, len(train.with_horizon(5)), 5))
-    pred, corr = ResidualRollout(ResidualPolicyNet(ResidualConfig(hidden=(8,))), model, 2, mode)(batch, obs)
+    # uncapped: these synthetic targets carry noise that steps up to 0.107 rad, past the hand's cap
+    # (a policy's never do: 1/24 rad), so the cap alone would change the model's own rollout
+    net = ResidualPolicyNet(ResidualConfig(hidden=(8,)))
+    pred, corr = ResidualRollout(net, model, 2, mode, max_step=None)(batch, obs)
     assert torch.equal(corr, torch.zeros_like(corr))
     torch.testing.assert_close(pred, model.rollout(batch.q_hist[:, -WINDOW:], batch.a_seq[:, -WINDOW - 4 :]))
 

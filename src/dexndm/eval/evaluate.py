@@ -36,7 +36,7 @@ from rich.progress import (
 )
 
 from dexndm.eval.cells import Cell, make_cells
-from dexndm.eval.policies import Policy, policy_view, reset_policy, uses_privileged
+from dexndm.eval.policies import Policy, action_limit, policy_view, reset_policy, uses_privileged
 from dexndm.hand import constants as C
 from dexndm.sim.config import EnvConfig, HandoverConfig, RandomizationConfig
 from dexndm.sim.env import RotationEnv
@@ -158,6 +158,7 @@ def run_cell(
     quota = np.array([len(range(i, episodes, n)) for i in range(n)])  # episodes owned per slot
     done = np.zeros(n, dtype=int)
     env = RotationEnv(env_cfg)  # resets every env
+    env.action_limit = action_limit(policy)
     rows: list[dict[str, Any]] = []
     try:
         obs = env.observations()

@@ -38,9 +38,11 @@ class Policy(Protocol):
     """Maps a batch of observations to relative joint actions.
 
     Optional members, looked up with ``getattr``: ``reset(env_ids: np.ndarray) -> None`` (clear
-    per-env state; the batch size may change between calls with ``env_ids = arange(N)``) and
+    per-env state; the batch size may change between calls with ``env_ids = arange(N)``),
     ``uses_privileged: bool`` (default False: the policy sees only ``obs["proprio"]``, the
-    observation a real hand can build).
+    observation a real hand can build) and ``action_limit: float`` (default 1: the loops that run
+    it clip its actions to ``[-action_limit, action_limit]``; base + residual sends more than the
+    base's 1/24 rad per tick, see :func:`action_limit`).
     """
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -52,6 +54,23 @@ class Policy(Protocol):
 def uses_privileged(policy: Policy) -> bool:
     """Whether ``policy`` declared that it reads the privileged observation."""
     return bool(getattr(policy, "uses_privileged", False))
+
+
+def action_limit(policy: Policy) -> float:
+    """The largest relative action the loops take from ``policy`` (1 unless it declares more).
+
+    A base policy's actions are clipped to +-1 (its target moves at most 1/24 rad per tick, as in
+    training). A deployed base + residual declares ``MAX_TARGET_STEP_RAD / ACTION_SCALE``: the
+    correction rides on top of the base's step, up to the hand's safety cap.
+    """
+    limit = float(getattr(policy, "action_limit", 1.0))
+    if not 1.0 <= limit <= C.MAX_TARGET_STEP_RAD / C.ACTION_SCALE + 1e-9:
+        raise ValueError(
+            f"policy {policy!r} declares action_limit {limit}; it must lie in [1, "
+            f"{C.MAX_TARGET_STEP_RAD / C.ACTION_SCALE:.2f}] (at most the hand's "
+            f"{C.MAX_TARGET_STEP_RAD} rad per tick)"
+        )
+    return limit
 
 
 def policy_view(policy: Policy, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

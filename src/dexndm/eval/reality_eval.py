@@ -42,7 +42,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dexndm.eval.cells import Cell, make_cells
 from dexndm.eval.evaluate import METRICS, EvalResult, _checked_actions, _stats, finish_evaluation
-from dexndm.eval.policies import Policy, reset_policy, uses_privileged
+from dexndm.eval.policies import Policy, action_limit, reset_policy, uses_privileged
 from dexndm.hand import constants as C
 from dexndm.objects import resolve_object
 from dexndm.reality.profile import RealityProfile, load_profile
@@ -156,10 +156,11 @@ def run_reality_episode(
         on_step(hand)
     fell = False
     divergences = hand.physics_divergences
+    limit = action_limit(policy)
     for step in range(episode_steps):
         obs = hist.obs(hand.wrist_quat, axis)
         actions = _checked_actions(policy.act({"proprio": obs}), 1, policy, cell, step)
-        wanted = C.clamp_to_limits(targets + np.clip(actions[0], -1.0, 1.0) * C.ACTION_SCALE)
+        wanted = C.clamp_to_limits(targets + np.clip(actions[0], -limit, limit) * C.ACTION_SCALE)
         targets = hand.send_joint_targets(wanted)
         hand.advance()
         if hand.physics_divergences != divergences:

@@ -98,6 +98,13 @@ CONTROL_DT = 1.0 / CONTROL_HZ
 ACTION_SCALE = 1.0 / 24.0
 """Relative action: ``target += clip(delta, -1, 1) * ACTION_SCALE``, then clamped to limits."""
 
+MAX_TARGET_STEP_RAD = 0.1
+"""The hand's cap on a joint target's change per control tick, rad (2 rad/s at 20 Hz): the
+safety filter's (:class:`dexndm.reality.base.SafetyFilter`) and the largest step base + residual
+sends. The base alone moves a target at most ``ACTION_SCALE`` per tick; a residual's correction
+comes on top (method.md: it is added to the base's target), so capping the sum at
+``ACTION_SCALE`` would cut the corrections that lead a joint ahead of a moving target."""
+
 FINGERTIP_SITES: tuple[str, ...] = tuple(f"{f}_tip" for f in FINGERS)
 
 

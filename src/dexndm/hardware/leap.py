@@ -33,6 +33,7 @@ from dexndm.hand.constants import (
     JOINT_NAMES,
     MA_PER_CURRENT_UNIT,
     MAX_CURRENT_LIMIT_MA,
+    MAX_TARGET_STEP_RAD,
     MOTOR_IDS,
     NUM_JOINTS,
     RAD_PER_TICK,
@@ -96,7 +97,7 @@ class LeapHandConfig:
     """P and D scale for the index/middle/ring ``rot`` joints, which are lightly loaded."""
     current_limit_ma: int = 350
     """Goal current in current-based position mode, mA: caps the grip force. At most 600."""
-    max_delta_per_tick: float | None = 0.1
+    max_delta_per_tick: float | None = MAX_TARGET_STEP_RAD
     """Safety cap on the target change per ``send_joint_targets`` call, rad; ``None``: no cap."""
     retries: int = 3
     """Extra attempts for a transaction that got no valid answer."""

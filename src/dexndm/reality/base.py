@@ -20,7 +20,7 @@ from typing import Self
 
 import numpy as np
 
-from dexndm.hand.constants import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, NUM_JOINTS
+from dexndm.hand.constants import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, MAX_TARGET_STEP_RAD, NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class SafetyFilter:
     is brought inside at most ``max_delta_per_tick`` per tick instead of jumping.
     """
 
-    max_delta_per_tick: float | None = 0.1
+    max_delta_per_tick: float | None = MAX_TARGET_STEP_RAD
     """Largest target change per call, rad (0.1 rad at 20 Hz = 2 rad/s); ``None``: no cap."""
     lower: np.ndarray = field(default_factory=lambda: JOINT_LOWER.copy())
     """``(16,)`` lower joint limits, rad."""

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from dexndm.dynamics.cli import seed_torch
+from dexndm.hand import constants as C
 from dexndm.residual.deploy import register
 
 register()
@@ -77,6 +78,10 @@ class TrainResidualCmd:
     so the residual also restores the motor current the sim's joints had (ours, not the paper's)."""
     drive_weight: float = 1.0
     """Weight of the drive term when --drive is given (dexndm.residual.train.ResidualFitConfig)."""
+    max_target_step: float = C.MAX_TARGET_STEP_RAD
+    """Largest change of the sent target per control step, rad, in training and in the exported
+    policy: the hand's safety cap (0.1). 1/24 (0.0417, the base's own step) reproduces the
+    residuals made before session 28, whose corrections rode within the base's step."""
     eval_fraction: float = 0.1
     eval_every: int = 250
     export: bool = True
@@ -97,6 +102,11 @@ class TrainResidualCmd:
         from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
         from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
 
+        if not C.ACTION_SCALE - 1e-9 <= self.max_target_step <= C.MAX_TARGET_STEP_RAD + 1e-9:
+            raise ValueError(
+                f"--max-target-step {self.max_target_step} is outside [{C.ACTION_SCALE:.4f}, "
+                f"{C.MAX_TARGET_STEP_RAD}] rad: at least the base's own step, at most the hand's safety cap"
+            )
         seed_torch(self.seed, self.threads)
         dynamics = load_dynamics(self.dynamics)
         reference = None
@@ -130,10 +140,11 @@ class TrainResidualCmd:
             correction_weight=self.correction_weight, eval_horizon=self.eval_horizon,
             eval_every=self.eval_every, drive_weight=0.0 if drive is None else self.drive_weight,
             checkpoint_every=max(self.eval_every, 500), log_dir=str(self.out / "train"), resume=self.resume,
-            seed=self.seed, device=self.device, progress=self.progress,
+            seed=self.seed, device=self.device, progress=self.progress, max_target_step=self.max_target_step,
         )  # fmt: skip
         sources = {
             "base_policy": base,
+            "max_target_step_rad": self.max_target_step,
             "dynamics": {"path": str(self.dynamics.resolve()), "sha256": sha256_path(self.dynamics),
                          "config": dynamics.config.to_dict()},
             "sim_data": {"path": str(self.sim_data.resolve()), "sha256": sha256_path(self.sim_data),
@@ -263,6 +274,7 @@ class TrainDeltaActionCmd:
             mode="closed_loop", correction_weight=self.correction_weight, eval_horizon=self.horizon,
             eval_every=self.eval_every, checkpoint_every=max(self.eval_every, 500),
             log_dir=str(self.out / "train"), resume=self.resume, seed=self.seed, progress=self.progress,
+            max_target_step=None,  # the sim env adds the delta to its targets uncapped
         )  # fmt: skip
         sources = delta_action_sources(
             self.sim_dynamics or self.out / "sim_model.pt", self.real_data, int(arrays["joint_pos"].shape[0])

@@ -4,9 +4,13 @@ The evaluator and the hand loops drive policies through *relative* actions
 (:class:`dexndm.eval.policies.Policy`: ``target += clip(a, -1, 1) / 24``). Base + residual is an
 *absolute*-target policy with a state (the base target chain, see :mod:`dexndm.residual.export`),
 so :class:`TargetChainPolicy` adapts it: it keeps, per env, the base chain and a replica of the
-target the env holds, and returns ``clip(24 (target - held), -1, 1)``. When a wanted change is
-larger than 1/24 rad the env gets 1/24 and the rest follows on the next steps; the base alone
-never exceeds it, and corrections change slowly, so this is rare (``clipped_fraction`` counts).
+target the env holds, and returns ``24 (target - held)`` clipped to ``+-action_limit``. The base
+alone moves a target at most 1/24 rad per tick; base + residual may move it up to ``max_step_rad``
+(the hand's safety cap, 0.1 rad, by default), the limit the residual was trained under
+(:class:`dexndm.residual.rollout.ResidualRollout`): capping the sum at 1/24 would cut exactly the
+corrections that lead a lagging joint (15 % of joint-steps on a soft-gain hand at base up,
+docs/results.md section 8). A wanted change beyond the cap is sent in parts over the next ticks
+(``clipped_fraction`` counts them).
 
 Both chains start, at every episode start, from the newest target in the observation (at a reset
 the env fills the whole target history with the grasp targets it holds).
@@ -46,8 +50,22 @@ class TargetChainPolicy:
 
     uses_privileged = False
 
-    def __init__(self, step: StepFn, description: str, on_reset: Callable[[np.ndarray], None] | None = None):
+    def __init__(
+        self,
+        step: StepFn,
+        description: str,
+        on_reset: Callable[[np.ndarray], None] | None = None,
+        max_step_rad: float = C.MAX_TARGET_STEP_RAD,
+    ):
+        if not C.ACTION_SCALE - 1e-9 <= max_step_rad <= C.MAX_TARGET_STEP_RAD + 1e-9:
+            raise ValueError(
+                f"max_step_rad must lie in [{C.ACTION_SCALE:.4f}, {C.MAX_TARGET_STEP_RAD}] rad (the base's "
+                f"step, the hand's safety cap), got {max_step_rad}"
+            )
         self._step = step
+        self.max_step_rad = float(max_step_rad)
+        self.action_limit = self.max_step_rad / C.ACTION_SCALE
+        """What the loops clip this policy's actions to (see :func:`dexndm.eval.policies.action_limit`)."""
         self._on_reset = on_reset
         self.description = description
         self._base: np.ndarray | None = None
@@ -59,7 +77,7 @@ class TargetChainPolicy:
 
     @property
     def clipped_fraction(self) -> float:
-        """Fraction of joint-steps whose wanted target change exceeded 1/24 rad."""
+        """Fraction of joint-steps whose wanted target change exceeded ``max_step_rad``."""
         return self.clipped / max(self.steps * C.NUM_JOINTS, 1)
 
     def reset(self, env_ids: np.ndarray) -> None:
@@ -93,8 +111,9 @@ class TargetChainPolicy:
         push_history(self._base_hist, self._base)
         raw = (np.asarray(targets, dtype=np.float64) - self._held) / C.ACTION_SCALE
         self.steps += n
-        self.clipped += int((np.abs(raw) > 1.0 + 1e-4).sum())
-        actions = np.clip(raw, -1.0, 1.0)
+        lim = self.action_limit
+        self.clipped += int((np.abs(raw) > lim * (1.0 + 1e-4)).sum())
+        actions = np.clip(raw, -lim, lim)
         self._held = C.clamp_to_limits(self._held + actions * C.ACTION_SCALE)
         return actions
 
@@ -102,9 +121,12 @@ class TargetChainPolicy:
         return f"TargetChainPolicy({self.description})"
 
 
-def residual_policy(base: Any, residual: Any, description: str = "") -> TargetChainPolicy:
+def residual_policy(
+    base: Any, residual: Any, description: str = "", max_step_rad: float = C.MAX_TARGET_STEP_RAD
+) -> TargetChainPolicy:
     """Base policy object (relative actions, any :class:`~dexndm.eval.policies.Policy`) + a
-    :class:`~dexndm.residual.model.ResidualPolicyNet`, run step by step in torch."""
+    :class:`~dexndm.residual.model.ResidualPolicyNet`, run step by step in torch; the sent target
+    moves at most ``max_step_rad`` per tick."""
     import torch
 
     from dexndm.eval.policies import reset_policy
@@ -124,14 +146,27 @@ def residual_policy(base: Any, residual: Any, description: str = "") -> TargetCh
         ).numpy()
         return C.clamp_to_limits(base_targets + correction), base_targets
 
-    return TargetChainPolicy(step, description or f"{base!r} + residual", lambda ids: reset_policy(base, ids))
+    return TargetChainPolicy(
+        step, description or f"{base!r} + residual", lambda ids: reset_policy(base, ids), max_step_rad
+    )
 
 
-def onnx_policy(path: Path, threads: int = 1) -> TargetChainPolicy:
-    """An exported base + residual graph (:mod:`dexndm.residual.export`) run with onnxruntime."""
+def trained_max_step(info: dict[str, Any]) -> float:
+    """The target step cap a residual was trained under (its checkpoint's ``extra`` or its ONNX
+    sidecar's ``deployment``): 1/24 rad for those made before the cap was modelled, which were
+    deployed with the base's step as the cap."""
+    value = info.get("max_target_step_rad")
+    return C.ACTION_SCALE if value is None else float(value)
+
+
+def onnx_policy(path: Path, threads: int = 1, max_step_rad: float | None = None) -> TargetChainPolicy:
+    """An exported base + residual graph (:mod:`dexndm.residual.export`) run with onnxruntime;
+    ``max_step_rad`` defaults to the cap the residual was trained under (its sidecar)."""
     import onnxruntime as ort
 
     info = read_onnx_sidecar(path)
+    if max_step_rad is None:
+        max_step_rad = trained_max_step(info.get("sources", {}))
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -151,7 +186,7 @@ def onnx_policy(path: Path, threads: int = 1) -> TargetChainPolicy:
         )
         return targets.astype(np.float64), base.astype(np.float64)
 
-    return TargetChainPolicy(step, str(path))
+    return TargetChainPolicy(step, str(path), max_step_rad=max_step_rad)
 
 
 def read_onnx_sidecar(path: Path) -> dict[str, Any]:
@@ -175,11 +210,12 @@ def read_onnx_sidecar(path: Path) -> dict[str, Any]:
 
 
 def load_residual_checkpoint_policy(
-    path: Path, payload: dict[str, Any], base: str | None = None
+    path: Path, payload: dict[str, Any], base: str | None = None, max_step_rad: float | None = None
 ) -> TargetChainPolicy:
     """Base + residual from a residual checkpoint; the base is ``base`` or the one it was trained for.
 
-    A relative base path is looked up as given, then beside the residual file.
+    A relative base path is looked up as given, then beside the residual file. ``max_step_rad``
+    defaults to the target step cap the residual was trained under.
     """
     from dexndm.eval.policies import BASELINES, load_policy
     from dexndm.residual.checkpoint import residual_from_payload
@@ -192,7 +228,9 @@ def load_residual_checkpoint_policy(
         )
     if spec.lower() not in BASELINES and not Path(spec).exists() and (path.parent / spec).exists():
         spec = str(path.parent / spec)
-    return residual_policy(load_policy(spec), net, f"{spec} + residual {path}")
+    if max_step_rad is None:
+        max_step_rad = trained_max_step(payload["extra"])
+    return residual_policy(load_policy(spec), net, f"{spec} + residual {path}", max_step_rad)
 
 
 def load_pt_policy(path: Path, **kwargs: Any) -> Any:
@@ -206,7 +244,7 @@ def load_pt_policy(path: Path, **kwargs: Any) -> Any:
     except Exception:  # not ours to judge: the policy stage's loader reports unreadable files
         payload = None
     if is_residual_payload(payload):
-        return load_residual_checkpoint_policy(path, payload, kwargs.get("base"))
+        return load_residual_checkpoint_policy(path, payload, kwargs.get("base"), kwargs.get("max_step_rad"))
     from dexndm.policy.inference import load_checkpoint_policy
 
     return load_checkpoint_policy(path, **kwargs)
@@ -219,7 +257,7 @@ def load_onnx_policy(path: Path, **kwargs: Any) -> Any:
 
     side = path.with_name(path.name + ".json")
     if side.exists() and json.loads(side.read_text()).get("format") == ONNX_FORMAT:
-        return onnx_policy(path, int(kwargs.get("threads", 1)))
+        return onnx_policy(path, int(kwargs.get("threads", 1)), kwargs.get("max_step_rad"))
     from dexndm.policy.inference import load_onnx_policy as load_policy_stage_onnx
 
     return load_policy_stage_onnx(path, **kwargs)

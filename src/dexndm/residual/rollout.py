@@ -24,6 +24,12 @@ Two modes differ in what the residual *sees* during those K steps:
 
 ``benchmarks/residual_gap.py`` measures both against an injected gap.
 
+The step cap (ours). Deployed, the sent target moves at most ``max_step`` rad per tick from the
+one sent before (:mod:`dexndm.residual.deploy`; the hand's safety cap). The rollout sends the same
+chain, ``sent_j = clip(a_j + pi_res_j, sent_{j-1} +- max_step)``, so the model is never asked
+about a target the hand would not get: a correction that leads a lagging joint has to be built up
+within the cap, and the gradient through a capped step is zero, as the hand ignores that part.
+
 What the positions are scored against (ours). The paper's ``q^sim``, or (``reference``) the
 *sim-trained* dynamics model's own rollout under the base targets from the same history. With
 little data, the model's multi-step error can be larger than the gap itself; scored against
@@ -192,8 +198,12 @@ class ResidualRollout(nn.Module):
         mode: RolloutMode = "closed_loop",
         reference: DynamicsModel | None = None,
         drive: JointDriveModel | None = None,
+        max_step: float | None = C.MAX_TARGET_STEP_RAD,
     ) -> None:
         super().__init__()
+        if max_step is not None and not max_step > 0:
+            raise ValueError(f"max_step must be > 0 rad or None (no cap), got {max_step}")
+        self.max_step = max_step
         if mode not in ("teacher_forced", "closed_loop"):
             raise ValueError(f"unknown rollout mode {mode!r}; choose 'teacher_forced' or 'closed_loop'")
         if drive is not None and drive.window != dynamics.window:
@@ -219,8 +229,13 @@ class ResidualRollout(nn.Module):
         w, history_len = self.reference.window, batch.q_hist.shape[1]
         return self.reference.rollout(batch.q_hist[:, history_len - w :], batch.a_seq[:, history_len - w :])
 
-    def _sent(self, base: Tensor, correction: Tensor) -> Tensor:
-        return torch.clamp(base + correction, self.joint_lower, self.joint_upper)
+    def _sent(self, base: Tensor, correction: Tensor, previous: Tensor | None) -> Tensor:
+        """The target the hand gets: base + correction within the joint limits and, after the
+        first, within ``max_step`` of the ``previous`` sent target."""
+        wanted = base + correction
+        if self.max_step is not None and previous is not None:
+            wanted = torch.clamp(wanted, previous - self.max_step, previous + self.max_step)
+        return torch.clamp(wanted, self.joint_lower, self.joint_upper)
 
     def forward(self, batch: WindowBatch, obs_seq: Tensor, correct: bool = True) -> tuple[Tensor, Tensor]:
         """Predicted positions ``q_{t0+1..t0+K}`` ``(B, K, J)`` and the corrections ``(B, H+K-1, J)``.
@@ -249,8 +264,11 @@ class ResidualRollout(nn.Module):
             ).view(b, history_len - 1, j)
         else:
             past = torch.zeros_like(base[:, : history_len - 1])
-        # Index i of these lists is time t0 - H + 1 + i.
-        sent = list(self._sent(base[:, : history_len - 1], past).unbind(1))
+        # Index i of these lists is time t0 - H + 1 + i. The chain starts at the window's first
+        # target (what came before it is not in the sample).
+        sent: list[Tensor] = []
+        for i in range(history_len - 1):
+            sent.append(self._sent(base[:, i], past[:, i], sent[-1] if sent else None))
         q = list(q_hist.unbind(1))
         corrections, predictions, currents = [past], [], []
         tail = obs_seq[:, 0, -_TAIL:]
@@ -269,7 +287,7 @@ class ResidualRollout(nn.Module):
                 else:
                     obs = obs_seq[:, i]
                 step_correction = self.residual(obs, base[:, i])
-            sent.append(self._sent(base[:, i], step_correction))
+            sent.append(self._sent(base[:, i], step_correction, sent[-1] if sent else None))
             corrections.append(step_correction[:, None])
             q_window = torch.stack(q[i - window + 1 : i + 1], 1)
             sent_window = torch.stack(sent[i - window + 1 : i + 1], 1)

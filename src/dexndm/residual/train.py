@@ -30,6 +30,7 @@ from dexndm.dynamics.train import (
     summary_writer,
     unpack_train_state,
 )
+from dexndm.hand import constants as C
 from dexndm.residual.checkpoint import check_residual_payload, residual_payload, save_residual
 from dexndm.residual.model import ResidualPolicyNet
 from dexndm.residual.rollout import (
@@ -71,6 +72,9 @@ class ResidualFitConfig:
     """Weight of the mean squared correction (in units of max_correction): keeps corrections at
     zero where the model sees no gap to close."""
     grad_clip_norm: float | None = 1.0
+    max_target_step: float | None = C.MAX_TARGET_STEP_RAD
+    """Cap on the sent target's change per step in the rollout, rad: the one the deployed base +
+    residual runs under (:mod:`dexndm.residual.deploy`); None: uncapped (before session 28)."""
     drive_weight: float = 0.0
     """Weight of the drive term (ours; 0 = the paper's objective): the mean squared error, over
     the drive model's per-joint std, of the real hand's modelled motor current against the sim's
@@ -124,8 +128,10 @@ def _signature(
     dynamics: DynamicsModel,
     reference: DynamicsModel | None,
     drive: JointDriveModel | None,
+    max_target_step: float | None,
 ) -> dict[str, Any]:
     return {
+        "max_target_step": max_target_step,
         **({} if drive is None else {"drive_config": drive.config.to_dict()}),
         "train_episodes": train.windows.num_episodes,
         "eval_episodes": evaluation.windows.num_episodes,
@@ -181,7 +187,9 @@ def fit_residual(
     if cfg.drive_weight == 0:
         drive = None  # a model that no loss term reads would only slow the rollout
     device = torch.device(cfg.device)
-    graph = ResidualRollout(residual, dynamics, train_data.obs_lag, cfg.mode, reference, drive).to(device)
+    graph = ResidualRollout(
+        residual, dynamics, train_data.obs_lag, cfg.mode, reference, drive, cfg.max_target_step
+    ).to(device)
     train = train_data.with_horizon(cfg.horizon)
     if len(eval_data.with_horizon(cfg.eval_horizon)) == 0:
         raise ValueError(
@@ -191,7 +199,7 @@ def fit_residual(
         _fit_normalization(residual, train, cfg.normalization_steps)
     optimizer = torch.optim.Adam(residual.parameters(), lr=cfg.lr)
     sampler = torch.Generator().manual_seed(cfg.seed)
-    signature = _signature(train, eval_data, dynamics, reference, drive)
+    signature = _signature(train, eval_data, dynamics, reference, drive, cfg.max_target_step)
     state: dict[str, Any] = {
         "step": 0,
         "best_mae": math.inf,

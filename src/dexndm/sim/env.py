@@ -152,6 +152,9 @@ class RotationEnv:
         self.cfg = cfg
         self.autoreset = True
         """Same-step autoreset; the Gymnasium face turns it off and resets on request."""
+        self.action_limit = 1.0
+        """Actions are clipped to +-this (1: the training interface). An evaluator raises it for a
+        policy that declares more (base + residual; :func:`dexndm.eval.policies.action_limit`)."""
         self.num_envs = n = cfg.num_envs
         self.num_actions = C.NUM_JOINTS
         self.rng = np.random.default_rng(cfg.seed)
@@ -471,7 +474,8 @@ class RotationEnv:
                 f"actions must be a finite ({self.num_envs}, 16) array, got shape {actions.shape}"
             )
         prev_targets = self.targets
-        self.targets = C.clamp_to_limits(prev_targets + np.clip(actions, -1.0, 1.0) * C.ACTION_SCALE)
+        lim = self.action_limit
+        self.targets = C.clamp_to_limits(prev_targets + np.clip(actions, -lim, lim) * C.ACTION_SCALE)
         self._apply_disturbance()
         self._advance_physics()
         self._read_state()
