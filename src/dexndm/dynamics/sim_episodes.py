@@ -80,11 +80,12 @@ class SimEpisodeConfig:
 
 
 def _rollout(
-    env_cfg: EnvConfig, steps: int, batch_seed: tuple[int, ...], act: Callable
+    env_cfg: EnvConfig, steps: int, batch_seed: tuple[int, ...], act: Callable, action_limit: float = 1.0
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, Any]]]:
     """Run one batch of ``env_cfg.num_envs`` episodes of ``steps`` steps with autoreset off.
 
-    ``act(env, t, obs) -> (N, 16)`` relative actions. Returns per-step arrays ``(N, T, ...)`` in
+    ``act(env, t, obs) -> (N, 16)`` relative actions, clipped by the env to ``+-action_limit``
+    (:func:`dexndm.eval.policies.action_limit`). Returns per-step arrays ``(N, T, ...)`` in
     the :func:`sim_episode_schema` layout, the first step each object fell at (-1: never) and one
     meta dict per env (wrist, axis, object, the randomized physics).
     """
@@ -93,6 +94,7 @@ def _rollout(
     env = RotationEnv(replace(env_cfg, episode_steps=max(env_cfg.episode_steps, steps)))
     try:
         env.autoreset = False
+        env.action_limit = action_limit
         env.rng = np.random.default_rng(batch_seed)
         obs = env.reset()
         n = env.num_envs
@@ -271,11 +273,13 @@ def replay_joint_targets(
     Args:
         correction: ``fn(proprio_obs, base_targets) -> corrections`` evaluated every step on the
             env's observation (closed loop, like a residual policy on the real hand): the env is
-            sent ``a_t + correction``; ``joint_targets`` in the result then holds what was sent.
+            sent ``a_t + correction``, its step capped at ``C.MAX_TARGET_STEP_RAD`` as a deployed
+            base + residual's is (:mod:`dexndm.residual.deploy`); ``joint_targets`` in the result
+            then holds what was sent.
     Returns:
         ``(arrays, info)``: arrays ``{field: (E, T, ...)}`` in the :func:`sim_episode_schema` layout
         (``joint_targets`` the targets actually applied), and ``info`` with ``fell_step`` ``(E,)``
-        and ``clipped_fraction`` (the fraction of joint-steps whose wanted change exceeded 1/24 rad).
+        and ``clipped_fraction`` (the fraction of joint-steps whose wanted change exceeded the cap).
     """
     joint_targets = np.asarray(joint_targets, dtype=np.float64)
     if joint_targets.ndim != 3 or joint_targets.shape[2] != C.NUM_JOINTS or joint_targets.shape[1] < 2:
@@ -285,6 +289,7 @@ def replay_joint_targets(
     parts: list[dict[str, np.ndarray]] = []
     fell_parts: list[np.ndarray] = []
     clipped = [0, 0]
+    limit = 1.0 if correction is None else C.MAX_TARGET_STEP_RAD / C.ACTION_SCALE
     for b, episodes in enumerate(_batches(num_episodes, n)):
         base = np.repeat(joint_targets[episodes.stop - 1 : episodes.stop], n, axis=0)
         base[: len(episodes)] = joint_targets[episodes.start : episodes.stop]
@@ -295,11 +300,11 @@ def replay_joint_targets(
                 wanted = C.clamp_to_limits(wanted + correction(obs["proprio"], wanted.astype(np.float32)))
             raw = (wanted - env.targets) / C.ACTION_SCALE
             # float32-stored sequences are off by ~1e-7 rad: only count real clipping
-            clipped[0] += int((np.abs(raw[:count]) > 1.0 + 1e-4).sum())
+            clipped[0] += int((np.abs(raw[:count]) > limit * (1.0 + 1e-4)).sum())
             clipped[1] += raw[:count].size
-            return np.clip(raw, -1.0, 1.0)
+            return np.clip(raw, -limit, limit)
 
-        arrays, fell, _ = _rollout(env_cfg, steps, (seed, b), act)
+        arrays, fell, _ = _rollout(env_cfg, steps, (seed, b), act, limit)
         parts.append({k: v[: len(episodes)] for k, v in arrays.items()})
         fell_parts.append(fell[: len(episodes)])
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

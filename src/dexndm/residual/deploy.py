@@ -8,7 +8,7 @@ target the env holds, and returns ``24 (target - held)`` clipped to ``+-action_l
 alone moves a target at most 1/24 rad per tick; base + residual may move it up to ``max_step_rad``
 (the hand's safety cap, 0.1 rad, by default), the limit the residual was trained under
 (:class:`dexndm.residual.rollout.ResidualRollout`): capping the sum at 1/24 would cut exactly the
-corrections that lead a lagging joint (15 % of joint-steps on a soft-gain hand at base up,
+corrections that lead a lagging joint (13 % of joint-steps on a soft-gain hand at base up,
 docs/results.md section 8). A wanted change beyond the cap is sent in parts over the next ticks
 (``clipped_fraction`` counts them).
 
