@@ -64,6 +64,7 @@ class DriveScale(nn.Module):
 
 def export_oracle(args: Args, gain: float, path: Path) -> None:
     from dexndm.eval.policies import load_policy
+    from dexndm.hand.constants import MAX_TARGET_STEP_RAD
     from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
     from dexndm.residual.model import ResidualConfig
 
@@ -73,7 +74,11 @@ def export_oracle(args: Args, gain: float, path: Path) -> None:
     base = base_torch_module(load_policy(args.base))
     export_onnx(
         BasePlusResidual(base, DriveScale(gain, args.bound, history)),  # type: ignore[arg-type]
-        path, history, sources={"oracle": f"drive scale g={gain:g}, bound {args.bound:g} rad"},
+        path, history, sources={
+            "oracle": f"drive scale g={gain:g}, bound {args.bound:g} rad",
+            # deployed under the hand's step cap, as trained residuals are since session 28
+            "max_target_step_rad": MAX_TARGET_STEP_RAD,
+        },
     )  # fmt: skip
 
 

@@ -46,7 +46,7 @@ class Args:
 def constant_offset_policy(args: Args, draw: int, path: Path) -> list[float]:
     """Export base + a constant offset (random signs from ``draw``) to ``path``; returns the offset (rad)."""
     from dexndm.eval.policies import load_policy
-    from dexndm.hand.constants import NUM_JOINTS
+    from dexndm.hand.constants import MAX_TARGET_STEP_RAD, NUM_JOINTS
     from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
     from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
 
@@ -61,7 +61,10 @@ def constant_offset_policy(args: Args, draw: int, path: Path) -> list[float]:
         base = base_torch_module(load_policy(args.base))
         export_onnx(
             BasePlusResidual(base, net.eval()), path, net.config.history,
-            sources={"control": f"constant offset, signs from draw {draw}", "offset_rad": offset.tolist()},
+            sources={
+                "control": f"constant offset, signs from draw {draw}", "offset_rad": offset.tolist(),
+                "max_target_step_rad": MAX_TARGET_STEP_RAD,  # deployed as a trained residual is
+            },
         )  # fmt: skip
     return offset.tolist()
 
