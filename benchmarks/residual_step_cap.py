@@ -60,7 +60,7 @@ def evaluate_run(run: Path, cap: float, episodes: int | None) -> dict[str, float
         "cells_rot": cells,
         "cap_rad": cap,
         "rot": float(rot.mean()),
-        "rot_std": float(rot.std()),
+        "rot_std": float(rot.std(ddof=1)) if len(rot) > 1 else 0.0,  # sample std, as the evaluator
         "ttf_s": float(ttf.mean()),
         "omega_k": float(rot.sum() / (steps.sum() * C.CONTROL_DT)),
         "clipped": policy.clipped_fraction,
