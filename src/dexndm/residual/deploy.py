@@ -9,7 +9,7 @@ alone moves a target at most 1/24 rad per tick; base + residual may move it up t
 (the hand's safety cap, 0.1 rad, by default), the limit the residual was trained under
 (:class:`dexndm.residual.rollout.ResidualRollout`): capping the sum at 1/24 would cut exactly the
 corrections that lead a lagging joint (13 % of joint-steps on a soft-gain hand at base up,
-docs/results.md section 8). A wanted change beyond the cap is sent in parts over the next ticks
+docs/results.md section 4f). A wanted change beyond the cap is sent in parts over the next ticks
 (``clipped_fraction`` counts them).
 
 Both chains start, at every episode start, from the newest target in the observation (at a reset
@@ -152,9 +152,9 @@ def residual_policy(
 
 
 def trained_max_step(info: dict[str, Any]) -> float:
-    """The target step cap a residual was trained under (its checkpoint's ``extra`` or its ONNX
-    sidecar's ``deployment``): 1/24 rad for those made before the cap was modelled, which were
-    deployed with the base's step as the cap."""
+    """The target step cap a residual was trained under (``max_target_step_rad`` in its
+    checkpoint's ``extra`` or its ONNX sidecar's ``sources``): 1/24 rad for those made before the
+    cap was modelled, which were deployed with the base's step as the cap."""
     value = info.get("max_target_step_rad")
     return C.ACTION_SCALE if value is None else float(value)
 
