@@ -49,9 +49,8 @@ def evaluate_run(run: Path, cap: float, episodes: int | None) -> dict[str, float
         grasp=GraspConfig(candidates=cfg["grasp_candidates"]), grasp_cache_dir=cfg["grasp_cache_dir"],
         progress=False,
     )  # fmt: skip
-    rows = result.episodes
+    rows, overall = result.episodes, result.overall
     rot = np.array([r["rot"] for r in rows])
-    ttf = np.array([r["ttf"] for r in rows]) * cfg["episode_steps"] * C.CONTROL_DT
     steps = np.array([r["steps"] for r in rows])
     cells: dict[str, float] = {}
     for key in sorted({(r["wrist"], r["axis"]) for r in rows}):
@@ -59,9 +58,9 @@ def evaluate_run(run: Path, cap: float, episodes: int | None) -> dict[str, float
     return {
         "cells_rot": cells,
         "cap_rad": cap,
-        "rot": float(rot.mean()),
-        "rot_std": float(rot.std(ddof=1)) if len(rot) > 1 else 0.0,  # sample std, as the evaluator
-        "ttf_s": float(ttf.mean()),
+        "rot": overall["rot_mean"],
+        "rot_std": overall["rot_std"],
+        "ttf_s": overall["ttf_mean"] * cfg["episode_steps"] * C.CONTROL_DT,
         "omega_k": float(rot.sum() / (steps.sum() * C.CONTROL_DT)),
         "clipped": policy.clipped_fraction,
         "episodes": len(rows),

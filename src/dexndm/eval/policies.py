@@ -64,12 +64,7 @@ def action_limit(policy: Policy) -> float:
     correction rides on top of the base's step, up to the hand's safety cap.
     """
     limit = float(getattr(policy, "action_limit", 1.0))
-    if not 1.0 <= limit <= C.MAX_TARGET_STEP_RAD / C.ACTION_SCALE + 1e-9:
-        raise ValueError(
-            f"policy {policy!r} declares action_limit {limit}; it must lie in [1, "
-            f"{C.MAX_TARGET_STEP_RAD / C.ACTION_SCALE:.2f}] (at most the hand's "
-            f"{C.MAX_TARGET_STEP_RAD} rad per tick)"
-        )
+    C.check_target_step(limit * C.ACTION_SCALE, f"policy {policy!r} declares action_limit {limit}: its step")
     return limit
 
 

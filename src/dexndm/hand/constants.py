@@ -105,6 +105,19 @@ sends. The base alone moves a target at most ``ACTION_SCALE`` per tick; a residu
 comes on top (method.md: it is added to the base's target), so capping the sum at
 ``ACTION_SCALE`` would cut the corrections that lead a joint ahead of a moving target."""
 
+
+def check_target_step(step_rad: float, what: str) -> float:
+    """``step_rad`` if it lies between the base's own step (``ACTION_SCALE``) and the hand's safety
+    cap (``MAX_TARGET_STEP_RAD``), the range a deployed target step cap may take; else a
+    ValueError that names ``what``."""
+    if not ACTION_SCALE - 1e-9 <= step_rad <= MAX_TARGET_STEP_RAD + 1e-9:
+        raise ValueError(
+            f"{what} must lie in [{ACTION_SCALE:.4f}, {MAX_TARGET_STEP_RAD}] rad per tick (the base's own "
+            f"step, the hand's safety cap), got {step_rad:g}"
+        )
+    return float(step_rad)
+
+
 FINGERTIP_SITES: tuple[str, ...] = tuple(f"{f}_tip" for f in FINGERS)
 
 

@@ -102,11 +102,7 @@ class TrainResidualCmd:
         from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
         from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
 
-        if not C.ACTION_SCALE - 1e-9 <= self.max_target_step <= C.MAX_TARGET_STEP_RAD + 1e-9:
-            raise ValueError(
-                f"--max-target-step {self.max_target_step} is outside [{C.ACTION_SCALE:.4f}, "
-                f"{C.MAX_TARGET_STEP_RAD}] rad: at least the base's own step, at most the hand's safety cap"
-            )
+        C.check_target_step(self.max_target_step, "--max-target-step")  # before minutes of training
         seed_torch(self.seed, self.threads)
         dynamics = load_dynamics(self.dynamics)
         reference = None

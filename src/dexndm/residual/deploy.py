@@ -57,15 +57,8 @@ class TargetChainPolicy:
         on_reset: Callable[[np.ndarray], None] | None = None,
         max_step_rad: float = C.MAX_TARGET_STEP_RAD,
     ):
-        if not C.ACTION_SCALE - 1e-9 <= max_step_rad <= C.MAX_TARGET_STEP_RAD + 1e-9:
-            raise ValueError(
-                f"max_step_rad must lie in [{C.ACTION_SCALE:.4f}, {C.MAX_TARGET_STEP_RAD}] rad (the base's "
-                f"step, the hand's safety cap), got {max_step_rad}"
-            )
         self._step = step
-        self.max_step_rad = float(max_step_rad)
-        self.action_limit = self.max_step_rad / C.ACTION_SCALE
-        """What the loops clip this policy's actions to (see :func:`dexndm.eval.policies.action_limit`)."""
+        self.max_step_rad = C.check_target_step(max_step_rad, "max_step_rad")
         self._on_reset = on_reset
         self.description = description
         self._base: np.ndarray | None = None
@@ -74,6 +67,11 @@ class TargetChainPolicy:
         self._fresh: np.ndarray | None = None
         self.steps = 0
         self.clipped = 0
+
+    @property
+    def action_limit(self) -> float:
+        """What the loops clip this policy's actions to (see :func:`dexndm.eval.policies.action_limit`)."""
+        return self.max_step_rad / C.ACTION_SCALE
 
     @property
     def clipped_fraction(self) -> float:
