@@ -105,6 +105,35 @@ def test_resume_after_crash_continues_from_saved_step_exactly(hand_split, tmp_pa
     assert best.config == resumed.config
 
 
+def test_anchored_fit_resumes_toward_its_own_start_weights(hand_split, tmp_path):
+    """The anchor (L2-SP) is the weights the run started from, kept in its checkpoint: a resume
+    handed other weights still pulls toward the original ones, bit for bit as without the crash.
+    Settings that predate the anchor resume as anchor 0, and a changed anchor is refused."""
+    train, evaluation = hand_split
+    cfg = dataclasses.replace(TINY, anchor_weight=1e-2)
+    reference = _model()
+    fit_dynamics(reference, train, evaluation, dataclasses.replace(cfg, log_dir=str(tmp_path / "ref")))
+
+    run_cfg = dataclasses.replace(cfg, log_dir=str(tmp_path / "run"))
+    with pytest.raises(_Crash):
+        fit_dynamics(_model(), train, evaluation, run_cfg, on_step=_crash_at(25))
+    resumed = _model(seed=123)
+    fit_dynamics(resumed, train, evaluation, run_cfg)
+    for key, value in reference.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0)
+    with pytest.raises(CheckpointMismatchError, match=r"anchor_weight: checkpoint 0.01 vs now 0.1"):
+        fit_dynamics(_model(), train, evaluation, dataclasses.replace(run_cfg, anchor_weight=0.1))
+
+    # a checkpoint written before the setting existed resumes as an unanchored run
+    plain = dataclasses.replace(TINY, steps=10, log_dir=str(tmp_path / "old"))
+    fit_dynamics(_model(), train, evaluation, plain)
+    last = tmp_path / "old" / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    del state["fit_config"]["anchor_weight"]
+    torch.save(state, last)
+    assert fit_dynamics(_model(), train, evaluation, dataclasses.replace(plain, steps=20)).start_step == 10
+
+
 def test_resume_with_changed_settings_is_refused(hand_split, tmp_path):
     train, evaluation = hand_split
     cfg = dataclasses.replace(TINY, steps=10, log_dir=str(tmp_path))

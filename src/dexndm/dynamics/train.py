@@ -69,6 +69,7 @@ _RESUME_MUST_MATCH = (
     "weight_decay",
     "grad_clip_norm",
     "rollout_horizon",
+    "anchor_weight",
     "seed",
 )
 
@@ -95,6 +96,11 @@ class FitConfig:
     """Clip the global gradient norm to this; None disables clipping."""
     rollout_horizon: int = 1
     """k of the k-step open-loop loss (1 = one-step loss). Eval uses the same k."""
+    anchor_weight: float = 0.0
+    """Adds ``anchor_weight * sum((w - w_start) ** 2)`` over the parameters to the loss, where
+    ``w_start`` are the weights the model is handed in with (L2-SP, Li et al. 2018). For a
+    fine-tune from the sim-pretrained model this keeps the sim's dynamics where the real episodes
+    say nothing, instead of letting the fit drift there; 0 turns it off."""
     eval_every: int = 500
     """Evaluate (and maybe keep as best) every this many steps, at step 0 and at the end."""
     eval_windows: int | None = 20_000
@@ -196,6 +202,11 @@ def rollout_loss(
     return (((pred - q_future) / model.delta_std) ** 2).mean()
 
 
+def anchor_penalty(model: torch.nn.Module, anchor: list[torch.Tensor]) -> torch.Tensor:
+    """``sum((w - w_anchor) ** 2)`` over the model's parameters (see ``FitConfig.anchor_weight``)."""
+    return sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor, strict=True))  # type: ignore[return-value]
+
+
 def _data_signature(train: EpisodeWindows, eval_data: EpisodeWindows) -> dict[str, int]:
     return {
         "train_episodes": train.num_episodes,
@@ -281,6 +292,9 @@ class TrainStateFormat:
     """Where a run with other settings should go instead, e.g. "a new log_dir"."""
     must_match: tuple[str, ...]
     """Fit-config keys that may not change on resume."""
+    older_states: tuple[tuple[str, Any], ...] = ()
+    """``(key, value)`` of must-match settings added after states were first written: the value a
+    state that lacks the key ran with, so that it still resumes when asked for that value."""
 
 
 def pack_train_state(
@@ -321,6 +335,7 @@ def unpack_train_state(
         saved, str(path), fmt.name, fmt.version, fmt.what, f"start {fmt.fresh_start} or pass resume=False"
     )
     check_network(saved)
+    saved["fit_config"] = {**dict(fmt.older_states), **saved["fit_config"]}
     check_same_run(path, saved, fit_config, fmt.must_match, signature, fmt.fresh_start)
     optimizer.load_state_dict(saved["optimizer"])
     sampler.set_state(saved["sampler_rng"])
@@ -328,8 +343,9 @@ def unpack_train_state(
 
 
 _TRAIN_STATE = TrainStateFormat(
-    TRAIN_STATE_FORMAT, FORMAT_VERSION, "dynamics training checkpoint", "a new log_dir", _RESUME_MUST_MATCH
-)
+    TRAIN_STATE_FORMAT, FORMAT_VERSION, "dynamics training checkpoint", "a new log_dir", _RESUME_MUST_MATCH,
+    older_states=(("anchor_weight", 0.0),),  # fits made before the anchor existed ran without one
+)  # fmt: skip
 
 
 class _Run:
@@ -344,6 +360,8 @@ class _Run:
         self.best_step = -1
         self.best_state: dict[str, torch.Tensor] = {}
         self.history: list[dict[str, float]] = []
+        self.anchor: list[torch.Tensor] | None = None
+        """The weights the anchor penalty pulls toward (``FitConfig.anchor_weight``), or None."""
 
     def state(self, cfg: FitConfig, data_signature: dict[str, int]) -> dict[str, Any]:
         return pack_train_state(
@@ -352,6 +370,7 @@ class _Run:
             step=self.step,
             best={"eval_mae": self.best_mae, "step": self.best_step, "model_state": self.best_state},
             history=self.history,
+            **({} if self.anchor is None else {"anchor": self.anchor}),
         )  # fmt: skip
 
     def restore(self, path: Path, cfg: FitConfig, data_signature: dict[str, int]) -> None:
@@ -367,6 +386,9 @@ class _Run:
         self.best_step = int(state["best"]["step"])
         self.best_state = state["best"]["model_state"]
         self.history = list(state["history"])
+        if self.anchor is not None:  # the start weights of the run, not those handed to the resume
+            params = self.model.parameters()
+            self.anchor = [t.to(p.device) for t, p in zip(state["anchor"], params, strict=True)]
 
 
 def fit_dynamics(
@@ -410,6 +432,8 @@ def fit_dynamics(
     _maybe_fit_normalization(model, train, cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     run = _Run(model, optimizer, cfg.seed)
+    if cfg.anchor_weight > 0:
+        run.anchor = [p.detach().clone() for p in model.parameters()]
     signature = _data_signature(train, evaluation)
 
     log_dir = Path(cfg.log_dir) if cfg.log_dir is not None else None
@@ -462,7 +486,11 @@ def fit_dynamics(
                 index = torch.randint(len(train), (cfg.batch_size,), generator=run.sampler)
                 batch = train.gather(index).to(device)
                 loss = rollout_loss(model, batch.q_hist, batch.a_seq, batch.q_future)
-                gradient_step(loss, optimizer, lr, cfg.grad_clip_norm)
+                if run.anchor is not None:  # the logged loss stays the prediction error alone
+                    loss_to_step = loss + cfg.anchor_weight * anchor_penalty(model, run.anchor)
+                else:
+                    loss_to_step = loss
+                gradient_step(loss_to_step, optimizer, lr, cfg.grad_clip_norm)
                 run.step += 1
                 meter.add(loss)
 
