@@ -11,12 +11,13 @@ import copy
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from dexndm.dynamics import FitConfig, JointWiseDynamics, fit_dynamics, split_windows
 from dexndm.dynamics.synthetic import random_hand_params, simulate_hand, smooth_targets
 from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
-from dexndm.residual.rollout import proprio_sequence
+from dexndm.residual.rollout import largest_gaps, proprio_sequence
 from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
 
 LAG, HISTORY = 2, 10
@@ -74,3 +75,37 @@ def test_residual_closes_a_stiffness_gap():
     # measured: 37.2 -> 15.6 mrad (-58 %), 78 % of the modelled gap closed; the margin leaves room
     # for other seeds and torch versions
     assert corrected < 0.75 * plain, (plain, corrected)
+
+
+def test_the_modelled_gap_is_reported_on_the_joint_that_has_it():
+    """Real hand = sim hand with one joint (mf_pip, 6) at half stiffness: the evaluation puts the
+    model's gap on that joint, and the per-joint gaps average to the overall one."""
+    torch.manual_seed(0)
+    sim_hand = random_hand_params(0)
+    stiffness = sim_hand.stiffness.copy()
+    stiffness[6] *= 0.5
+    real_hand = dataclasses.replace(sim_hand, stiffness=stiffness)
+    base = smooth_targets(1, 16, 80, amplitude_rad=0.1, noise_std_rad=0.0)
+    q_sim = simulate_hand(sim_hand, base)
+    replayed = smooth_targets(2, 16, 80, amplitude_rad=0.1, noise_std_rad=0.01)
+
+    model = JointWiseDynamics(hidden=(32, 32))
+    fit = FitConfig(steps=300, batch_size=256, eval_every=300, progress=False)
+    fit_dynamics(model, *split_windows(q_sim, base, 10), fit)
+    sim_model = copy.deepcopy(model)
+    fit_dynamics(model, *split_windows(simulate_hand(real_hand, replayed), replayed, 10), fit)
+
+    episodes = {
+        "joint_pos": q_sim.astype(np.float32),
+        "joint_targets": base.astype(np.float32),
+        "proprio_obs": proprio_sequence(q_sim, base, *_tails(len(base)), HISTORY, LAG),
+    }
+    train, evaluation = split_residual_episodes(episodes, model.window)
+    cfg = ResidualFitConfig(steps=1, batch_size=16, horizon=3, eval_horizon=3, eval_every=1, progress=False)
+    residual = ResidualPolicyNet(ResidualConfig(hidden=(16,), max_correction=0.15))
+    best = fit_residual(residual, model, train, evaluation, cfg, reference=sim_model).best
+    gaps = np.array(best.uncorrected_per_joint)
+    assert gaps.shape == (16,) and int(gaps.argmax()) == 6
+    assert gaps[6] > 3 * np.median(gaps), gaps
+    assert gaps.mean() == pytest.approx(best.uncorrected_mae, rel=1e-5)
+    assert largest_gaps(best).startswith(f"largest mf_pip {1e3 * gaps[6]:.0f}")

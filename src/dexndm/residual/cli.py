@@ -100,6 +100,7 @@ class TrainResidualCmd:
         from dexndm.dynamics.drive import load_drive
         from dexndm.residual.checkpoint import save_residual
         from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
+        from dexndm.residual.rollout import largest_gaps
         from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
 
         C.check_target_step(self.max_target_step, "--max-target-step")  # before minutes of training
@@ -177,6 +178,8 @@ class TrainResidualCmd:
                 f"drive model's current vs the sim's: {ev.drive_uncorrected_mae:.1f} mA without residual -> "
                 f"{ev.drive_corrected_mae:.1f} mA with"
             )
+        if ev.uncorrected_per_joint:
+            print(f"modelled gap by joint: {largest_gaps(ev)}")
         if self.export:
             self._export(net, base, history, sources)
         return 0
