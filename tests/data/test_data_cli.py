@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dexndm.data import EpisodeStore
@@ -56,3 +57,23 @@ def test_tyro_command_line_matches_the_fix_hint(filled_store):
     verbs = {"verify": data_verify, "info": data_info, "drop": data_drop}
     assert tyro.extras.subcommand_cli_from_dict(verbs, args=argv) == 0
     assert EpisodeStore(filled_store.root).dropped_indices() == [3]
+
+
+def test_verify_names_joint_steps_faster_than_the_motors(tmp_path, schema, make_episode, capsys):
+    """A joint that moves more in one tick than a LEAP motor can (an encoder misread, or a contact
+    the simulator resolved violently) is named with its joint, but does not fail the store."""
+    store = EpisodeStore.create(tmp_path / "store", schema)
+    t = np.arange(100) * 0.05
+    for i in range(3):
+        arrays = make_episode(f"k{i}", steps=100)
+        smooth = 0.5 * np.sin(2.0 * t)[:, None] + np.zeros(16)  # at most 0.05 rad per step
+        arrays["joint_pos"] = smooth.astype(np.float32)
+        if i == 1:
+            arrays["joint_pos"][40:44, 14] -= 1.85  # th_mcp knocked off for four steps
+        store.append(arrays, {"key": f"k{i}"})
+    store.close()
+    assert data_verify(store.root) == 0
+    out = capsys.readouterr().out
+    assert "episode 1: joint th_mcp (14) moves 1.8" in out  # 1.85 plus the sine's own step
+    assert "episode 0" not in out and "episode 2" not in out
+    assert "3 episodes checked, ok" in out

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import tyro
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +28,7 @@ from tyro.conf import Positional
 from dexndm.data.manifest import ManifestError
 from dexndm.data.schema import SchemaError
 from dexndm.data.store import META_FILE, EpisodeStore, StoreError
+from dexndm.hand import constants as C
 
 MAX_VALUES_SHOWN = 20
 """``data_info`` tabulates a metadata key only if it has at most this many distinct values."""
@@ -37,6 +40,27 @@ def _open(root: Path, console: Console, *, readonly: bool) -> EpisodeStore | Non
     except (StoreError, SchemaError, ManifestError) as e:
         console.print(f"[red]error:[/red] {e}")
         return None
+
+
+def _joint_label(joint: int) -> str:
+    return f"{C.JOINT_NAMES[joint]} ({joint})" if joint < len(C.JOINT_NAMES) else str(joint)
+
+
+def fast_joint_steps(
+    store: EpisodeStore, skip: Container[int] = (), limit: float = C.MAX_PLAUSIBLE_JOINT_STEP_RAD
+) -> list[tuple[int, int, float]]:
+    """``(episode, joint, step)`` for each intact episode whose ``joint_pos`` changes by more than
+    ``limit`` rad in one step (its largest such step); empty for a store without ``joint_pos``."""
+    if "joint_pos" not in store.schema:
+        return []
+    found = []
+    for index in store.episode_indices():
+        if index in skip:
+            continue
+        steps = np.abs(np.diff(store.load(index)["joint_pos"], axis=0))
+        if steps.size and steps.max() > limit:
+            found.append((index, int(steps.max(axis=0).argmax()), float(steps.max())))
+    return found
 
 
 def data_verify(root: Positional[Path]) -> int:
@@ -68,6 +92,13 @@ def data_verify(root: Positional[Path]) -> int:
     if report.torn_manifest_tail:
         console.print(
             "[yellow]manifest ends in a torn line[/yellow] (ignored; truncated on the next writable open)"
+        )
+    for index, joint, size in fast_joint_steps(store, skip=set(report.bad_indices)):
+        console.print(
+            f"[yellow]episode {index}[/yellow]: joint {_joint_label(joint)} moves {size:.2f} rad in one "
+            f"step, more than a LEAP motor can ({C.MAX_PLAUSIBLE_JOINT_STEP_RAD:.2f}): an encoder misread "
+            f"or a physics artefact; kept (drop it with `dexndm data drop {root} {index}` if you do not "
+            "want it)"
         )
     verdict = "[green]ok[/green]" if report.ok else f"[red]{len(report.problems)} damaged[/red]"
     console.print(f"{root}: {report.checked} episodes checked, {verdict}, {len(report.dropped)} dropped")

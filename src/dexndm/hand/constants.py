@@ -106,6 +106,13 @@ comes on top (method.md: it is added to the base's target), so capping the sum a
 ``ACTION_SCALE`` would cut the corrections that lead a joint ahead of a moving target."""
 
 
+MAX_PLAUSIBLE_JOINT_STEP_RAD = 2.0 * XC330_NO_LOAD_SPEED_RAD_S * CONTROL_DT
+"""A measured joint moving further than this in one control tick, rad (0.85: twice the motor's
+no-load speed), is not something the geared XC330 does, driven or back-driven: an encoder
+misread on a real hand, a contact resolved violently in a simulated one. ``dexndm data verify``
+names such episodes; training keeps them (docs/results.md 4g measured no gain from dropping one)."""
+
+
 def check_target_step(step_rad: float, what: str) -> float:
     """``step_rad`` if it lies between the base's own step (``ACTION_SCALE``) and the hand's safety
     cap (``MAX_TARGET_STEP_RAD``), the range a deployed target step cap may take; else a
