@@ -361,9 +361,10 @@ def evaluate_residual(
             pred, corr, drive = graph.run(batch, obs)
             pred0, _, drive0 = graph.run(batch, obs, correct=False)
             reference = graph.reference_positions(batch)
+            gap = (pred0 - reference).abs().mean(dim=1)  # (B, J): the modelled gap, per joint
             row = [
                 (pred - reference).abs().mean(dim=(1, 2)).sum(),
-                (pred0 - reference).abs().mean(dim=(1, 2)).sum(),
+                gap.mean(dim=1).sum(),
                 corr[:, -horizon:].abs().mean(dim=(1, 2)).sum(),
             ]
             if with_drive:
@@ -375,7 +376,7 @@ def evaluate_residual(
                     drive_objective(graph, pred, reference, drive, current, drive_weight).sum(),
                 ]
             sums[: len(row)] += torch.stack(row).double().cpu()
-            gap_by_joint += (pred0 - reference).abs().mean(dim=1).sum(dim=0).double().cpu()
+            gap_by_joint += gap.sum(dim=0).double().cpu()
     finally:
         graph.residual.train(was_training)
     n = len(index)
