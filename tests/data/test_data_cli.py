@@ -77,3 +77,16 @@ def test_verify_names_joint_steps_faster_than_the_motors(tmp_path, schema, make_
     assert "episode 1: joint th_mcp (14) moves 1.8" in out  # 1.85 plus the sine's own step
     assert "episode 0" not in out and "episode 2" not in out
     assert "3 episodes checked, ok" in out
+
+
+def test_verify_hands_each_intact_episode_to_the_content_check_once(filled_store):
+    """``dexndm data verify`` runs its joint-step check inside the integrity pass: the hook sees
+    every intact episode's arrays exactly once and never a damaged one."""
+    path = filled_store.root / "episodes/ep_000003.npz"
+    path.write_bytes(path.read_bytes()[:-100])  # truncated
+    seen: list[int] = []
+    report = EpisodeStore(filled_store.root, readonly=True).verify(
+        on_intact=lambda index, arrays: seen.append(index) or arrays["joint_pos"].shape
+    )
+    assert seen == [0, 1, 2, 4]
+    assert report.bad_indices == [3]

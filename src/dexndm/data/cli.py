@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,21 +45,15 @@ def _joint_label(joint: int) -> str:
     return f"{C.JOINT_NAMES[joint]} ({joint})" if joint < len(C.JOINT_NAMES) else str(joint)
 
 
-def fast_joint_steps(
-    store: EpisodeStore, skip: Container[int] = (), limit: float = C.MAX_PLAUSIBLE_JOINT_STEP_RAD
-) -> list[tuple[int, int, float]]:
-    """``(episode, joint, step)`` for each intact episode whose ``joint_pos`` changes by more than
-    ``limit`` rad in one step (its largest such step); empty for a store without ``joint_pos``."""
-    if "joint_pos" not in store.schema:
-        return []
-    found = []
-    for index in store.episode_indices():
-        if index in skip:
-            continue
-        steps = np.abs(np.diff(store.load(index)["joint_pos"], axis=0))
-        if steps.size and steps.max() > limit:
-            found.append((index, int(steps.max(axis=0).argmax()), float(steps.max())))
-    return found
+def fastest_joint_step(
+    joint_pos: np.ndarray, limit: float = C.MAX_PLAUSIBLE_JOINT_STEP_RAD
+) -> tuple[int, float] | None:
+    """``(joint, step)`` of an episode's largest one-step change of ``joint_pos`` (T, J) if it is
+    more than ``limit`` rad, else None."""
+    steps = np.abs(np.diff(joint_pos, axis=0))
+    if steps.size and steps.max() > limit:
+        return int(steps.max(axis=0).argmax()), float(steps.max())
+    return None
 
 
 def data_verify(root: Positional[Path]) -> int:
@@ -75,7 +68,14 @@ def data_verify(root: Positional[Path]) -> int:
     store = _open(root, console, readonly=True)
     if store is None:
         return 2
-    report = store.verify()
+    # The joint-step check rides on the integrity pass, so each episode is read once.
+    fast_steps: list[tuple[int, int, float]] = []
+
+    def check_steps(index: int, arrays: dict[str, np.ndarray]) -> None:
+        if "joint_pos" in arrays and (found := fastest_joint_step(arrays["joint_pos"])):
+            fast_steps.append((index, *found))
+
+    report = store.verify(on_intact=check_steps)
     if report.problems:
         table = Table(title=f"Damaged episodes in {root}")
         table.add_column("episode", justify="right")
@@ -93,7 +93,7 @@ def data_verify(root: Positional[Path]) -> int:
         console.print(
             "[yellow]manifest ends in a torn line[/yellow] (ignored; truncated on the next writable open)"
         )
-    for index, joint, size in fast_joint_steps(store, skip=set(report.bad_indices)):
+    for index, joint, size in fast_steps:
         console.print(
             f"[yellow]episode {index}[/yellow]: joint {_joint_label(joint)} moves {size:.2f} rad in one "
             f"step, more than a LEAP motor can ({C.MAX_PLAUSIBLE_JOINT_STEP_RAD:.2f}): an encoder misread "

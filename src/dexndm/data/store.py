@@ -536,18 +536,23 @@ class EpisodeStore:
 
     # ------------------------------------------------------------------ checking
 
-    def verify(self) -> VerifyReport:
+    def verify(self, on_intact: Callable[[int, dict[str, np.ndarray]], None] | None = None) -> VerifyReport:
         """Check every live episode (file present, size, sha256, npz readable, schema, length).
 
         Never raises for a damaged episode: each one is named in the report with the problem and
         the fix. Also lists orphan files and whether the manifest ends in a torn line.
+        ``on_intact(index, arrays)`` is called for each intact episode, so that checks of content
+        (``dexndm data verify``'s joint-step check) need not read the store a second time.
         """
         problems = []
         for rec in self.records():
             try:
-                self._read(rec, verify=True)
+                arrays = self._read(rec, verify=True)
             except EpisodeError as e:
                 problems.append(e.problem)
+                continue
+            if on_intact is not None:
+                on_intact(rec.index, arrays)
         return VerifyReport(
             root=self.root,
             checked=len(self._live),
