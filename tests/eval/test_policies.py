@@ -68,5 +68,10 @@ def test_cell_labels():
     assert len(axis_labels(["general"])) == 32
     with pytest.raises(ValueError, match="fixed rotation axes"):
         axis_labels(["random"])
-    with pytest.raises(ValueError, match="unknown wrist"):
+    with pytest.raises(ValueError, match="unknown wrist.*or 'all' for all six"):
         wrist_labels(["sideways"])
+    # An unknown word is told the sets it could have meant; a bad vector only what is wrong with it.
+    with pytest.raises(ValueError, match=r"unknown rotation axis '\+w'.*'principal'.*'general'"):
+        axis_labels(["+w"])
+    with pytest.raises(ValueError, match=r"not all zero, got '0,0,0'$"):
+        axis_labels(["0,0,0"])

@@ -50,7 +50,13 @@ def wrist_labels(wrists: tuple[str, ...] | list[str]) -> list[str]:
         elif key in WRISTS:
             out.append(key)
         else:
-            out.append(_fmt(parse_wrist(w)))
+            try:
+                out.append(_fmt(parse_wrist(w)))
+            except ValueError as e:
+                # parse_wrist knows single orientations; here the group word is valid too.
+                if not str(e).startswith("unknown"):
+                    raise
+                raise ValueError(f"{e}, or 'all' for all six") from None
     return list(dict.fromkeys(out))
 
 
@@ -71,7 +77,15 @@ def axis_labels(axes: tuple[str, ...] | list[str]) -> list[str]:
         elif key in AXES or key in ("x", "y", "z"):
             out.append(key if key in AXES else "+" + key)
         else:
-            out.append(_fmt(parse_axis(a)))
+            try:
+                out.append(_fmt(parse_axis(a)))
+            except ValueError as e:
+                # parse_axis knows single axes; here the sets of axes are valid too.
+                if not str(e).startswith("unknown"):
+                    raise
+                raise ValueError(
+                    f"{e}, or a set: {list(AXIS_SETS)} or 'general' (32 axes spread on the sphere)"
+                ) from None
     return list(dict.fromkeys(out))
 
 
