@@ -22,9 +22,13 @@ def demo_run(grasp_cache, tmp_path_factory):
         "demo", "--out", str(root / "out"), "--base", str(base), "--object", "cube", "--episode-steps", "24",
         "--sim-episodes", "4", "--real-episodes", "2", "--pretrain-steps", "20", "--finetune-steps", "10",
         "--residual-steps", "6", "--max-correction", "0.02", "--drive-weight", "5", "--eval-episodes", "2",
-        "--video-steps", "3", "--grasp-candidates", "48", "--grasp-cache-dir", grasp_cache, "--no-progress",
+        "--video-steps", "3", "--grasp-candidates", "48", "--grasp-cache-dir", grasp_cache, "--threads", "1",
+        "--no-progress",
     ]  # fmt: skip
+    threads = torch.get_num_threads()
     assert main(args) == 0
+    assert torch.get_num_threads() == 1  # the training stages ran with --threads
+    torch.set_num_threads(threads)
     return root / "out"
 
 
@@ -92,6 +96,7 @@ def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():
         ("--object", "no_such_mesh.stl", "mesh file not found"),
         ("--wrist", "palm_sideways", "quaternion 'w,x,y,z'"),
         ("--axis", "0,0,0", "not all zero, got '0,0,0'"),
+        ("--threads", "0", "--threads must be at least 1"),
     ],
 )
 def test_demo_rejects_bad_input_before_any_stage_runs(tmp_path, capsys, flag, value, says):

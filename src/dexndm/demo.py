@@ -89,6 +89,10 @@ class DemoConfig:
     built on first use)."""
     grasp_cache_dir: str | None = None
     """Grasp cache directory (default: dexndm's user cache)."""
+    threads: int = 2
+    """Torch threads of the training stages (dynamics, drive, residual). 2 uses this box's two
+    cores; give 1 when another job shares them: two jobs with two threads each on two cores run
+    the residual stage about ten times slower than alone (docs/results.md 4h)."""
     progress: bool = True
 
 
@@ -115,6 +119,8 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     # "principal", "general") become the cells they stand for, which every stage accepts.
     load_profile(cfg.reality)
     object_entries(cfg.objects, "test")
+    if cfg.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {cfg.threads}")
     cfg = replace(cfg, wrists=tuple(wrist_labels(cfg.wrists)), axes=tuple(axis_labels(cfg.axes)))
     if not Path(cfg.base).exists():
         raise FileNotFoundError(
@@ -233,19 +239,20 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     _timed(stages, "dynamics", TrainDynamicsCmd(
         arch=cfg.arch, sim_data=sim, real_data=real, out=out / "ndm",
         pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
-        finetune_rollout_horizon=cfg.finetune_horizon, seed=cfg.seed, threads=2, progress=cfg.progress,
+        finetune_rollout_horizon=cfg.finetune_horizon, seed=cfg.seed, threads=cfg.threads,
+        progress=cfg.progress,
     ).run)  # fmt: skip
     options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
     if cfg.drive_weight > 0:
         _timed(stages, "drive", TrainDriveCmd(
-            sim_data=sim, real_data=real, out=out / "drive", seed=cfg.seed, threads=2,
+            sim_data=sim, real_data=real, out=out / "drive", seed=cfg.seed, threads=cfg.threads,
             pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
         ).run)  # fmt: skip
         options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
     _timed(stages, "residual", TrainResidualCmd(
         dynamics=out / "ndm" / "dynamics.pt", sim_data=sim, out=out / "residual", base=cfg.base,
-        steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed, threads=2,
-        progress=cfg.progress, **options,
+        steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed,
+        threads=cfg.threads, progress=cfg.progress, **options,
     ).run)  # fmt: skip
     deployed = out / "residual" / "policy.onnx"
     return deployed if deployed.exists() else out / "residual" / "residual.pt"
