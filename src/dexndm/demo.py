@@ -91,8 +91,8 @@ class DemoConfig:
     """Grasp cache directory (default: dexndm's user cache)."""
     threads: int = 2
     """Torch threads of the training stages (dynamics, drive, residual). 2 uses this box's two
-    cores; give 1 when another job shares them: two jobs with two threads each on two cores run
-    the residual stage about ten times slower than alone (docs/results.md 4h)."""
+    cores; give 1 when another job shares them: with two such jobs at two threads each, the
+    residual stage ran seven to nine times slower per step than at one each (docs/results.md 4h)."""
     progress: bool = True
 
 
