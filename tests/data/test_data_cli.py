@@ -7,6 +7,7 @@ import pytest
 
 from dexndm.data import EpisodeStore
 from dexndm.data.cli import data_drop, data_info, data_verify
+from dexndm.hand import constants as C
 
 pytestmark = pytest.mark.usefixtures("wide_console")
 
@@ -66,7 +67,7 @@ def test_verify_names_joint_steps_faster_than_the_motors(tmp_path, schema, make_
     t = np.arange(100) * 0.05
     for i in range(3):
         arrays = make_episode(f"k{i}", steps=100)
-        smooth = 0.5 * np.sin(2.0 * t)[:, None] + np.zeros(16)  # at most 0.05 rad per step
+        smooth = C.DEFAULT_POSE + 0.2 * np.sin(2.0 * t)[:, None]  # inside every range, <= 0.02 rad a step
         arrays["joint_pos"] = smooth.astype(np.float32)
         if i == 1:
             arrays["joint_pos"][40:44, 14] -= 1.85  # th_mcp knocked off for four steps
@@ -90,3 +91,24 @@ def test_verify_hands_each_intact_episode_to_the_content_check_once(filled_store
     )
     assert seen == [0, 1, 2, 4]
     assert report.bad_indices == [3]
+
+
+def test_verify_names_fingers_forced_through_their_stops(tmp_path, schema, make_episode, capsys):
+    """A joint recorded far past its range (a simulated finger whose stop gave way) is named with
+    its joint; a joint pressed a little past its stop, as contacts do, is not."""
+    store = EpisodeStore.create(tmp_path / "store", schema)
+    for i in range(3):
+        arrays = make_episode(f"k{i}", steps=100)
+        q = np.tile(C.DEFAULT_POSE, (100, 1))
+        if i == 1:
+            q[30:, 0] = np.linspace(C.DEFAULT_POSE[0], C.JOINT_UPPER[0] + 3.0, 70)  # if_mcp through its stop
+        if i == 2:
+            q[:, 4] = C.JOINT_UPPER[4] + 0.03  # mf_mcp pressed a little past
+        arrays["joint_pos"] = q.astype(np.float32)
+        store.append(arrays, {"key": f"k{i}"})
+    store.close()
+    assert data_verify(store.root) == 0
+    out = capsys.readouterr().out
+    assert "episode 1: joint if_mcp (0) goes 3.00 rad past its stop" in out
+    assert "episode 0" not in out and "episode 2" not in out
+    assert "moves" not in out  # it got there gradually: no joint step is flagged

@@ -305,10 +305,8 @@ def test_a_world_that_blows_up_is_counted_and_the_wrist_stays_where_it_was_mount
 def test_a_joint_forced_through_its_stop_counts_as_a_blow_up_and_the_world_resets(monkeypatch):
     """Chaos Box balls jammed against a finger once drove if_mcp to 47 rad with every value finite,
     so MuJoCo did not reset, and the broken finger was recorded for 14 more episodes. Past
-    JOINT_STOP_OVERRUN_RAD the hand resets and counts it, as for a non-finite state; pressed a
+    C.JOINT_STOP_OVERRUN_RAD the hand resets and counts it, as for a non-finite state; pressed a
     little past a stop (as contacts do) it does not."""
-    from dexndm.reality.simulated import JOINT_STOP_OVERRUN_RAD
-
     hand = free_hand(wrist="palm_down")
     torques = SimulatedReality._motor_torques
     push = {"to": None}
@@ -320,7 +318,7 @@ def test_a_joint_forced_through_its_stop_counts_as_a_blow_up_and_the_world_reset
         return torques(self)
 
     monkeypatch.setattr(SimulatedReality, "_motor_torques", forced)
-    push["to"] = C.JOINT_UPPER[0] + 0.5 * JOINT_STOP_OVERRUN_RAD  # pressed past the stop: allowed
+    push["to"] = C.JOINT_UPPER[0] + 0.5 * C.JOINT_STOP_OVERRUN_RAD  # pressed past the stop: allowed
     hand.advance()
     assert hand.physics_divergences == 0
     time = hand.data.time
@@ -328,7 +326,7 @@ def test_a_joint_forced_through_its_stop_counts_as_a_blow_up_and_the_world_reset
     hand.advance()
     assert hand.physics_divergences == 1
     q = hand.data.qpos[hand._qpos]
-    assert np.all(q <= C.JOINT_UPPER + JOINT_STOP_OVERRUN_RAD)  # the world was reset, not left broken
+    assert np.all(q <= C.JOINT_UPPER + C.JOINT_STOP_OVERRUN_RAD)  # the world was reset, not left broken
     assert hand.data.time > time  # the clock keeps running through the reset
     np.testing.assert_allclose(hand.data.mocap_quat[hand._wrist_mocap], [0.0, 1.0, 0.0, 0.0], atol=1e-9)
     hand.advance()

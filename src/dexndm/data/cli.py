@@ -56,6 +56,17 @@ def fastest_joint_step(
     return None
 
 
+def furthest_past_stop(
+    joint_pos: np.ndarray, limit: float = C.JOINT_STOP_OVERRUN_RAD
+) -> tuple[int, float] | None:
+    """``(joint, overrun)`` of the joint an episode's ``joint_pos`` (T, 16) takes furthest past its
+    range if that is more than ``limit`` rad, else None."""
+    overrun = np.maximum(joint_pos - C.JOINT_UPPER, C.JOINT_LOWER - joint_pos)
+    if overrun.size and overrun.max() > limit:
+        return int(overrun.max(axis=0).argmax()), float(overrun.max())
+    return None
+
+
 def data_verify(root: Positional[Path]) -> int:
     """Check every episode of the store at ``root`` and print a table of problems.
 
@@ -68,12 +79,18 @@ def data_verify(root: Positional[Path]) -> int:
     store = _open(root, console, readonly=True)
     if store is None:
         return 2
-    # The joint-step check rides on the integrity pass, so each episode is read once.
+    # The joint checks ride on the integrity pass, so each episode is read once.
     fast_steps: list[tuple[int, int, float]] = []
+    past_stops: list[tuple[int, int, float]] = []
 
     def check_steps(index: int, arrays: dict[str, np.ndarray]) -> None:
-        if "joint_pos" in arrays and (found := fastest_joint_step(arrays["joint_pos"])):
+        q = arrays.get("joint_pos")
+        if q is None or q.ndim != 2 or q.shape[1] != C.NUM_JOINTS:
+            return
+        if found := fastest_joint_step(q):
             fast_steps.append((index, *found))
+        if found := furthest_past_stop(q):
+            past_stops.append((index, *found))
 
     report = store.verify(on_intact=check_steps)
     if report.problems:
@@ -99,6 +116,13 @@ def data_verify(root: Positional[Path]) -> int:
             f"step, more than a LEAP motor can ({C.MAX_PLAUSIBLE_JOINT_STEP_RAD:.2f}): an encoder misread "
             f"or a physics artefact; kept (drop it with `dexndm data drop {root} {index}` if you do not "
             "want it)"
+        )
+    for index, joint, size in past_stops:
+        console.print(
+            f"[yellow]episode {index}[/yellow]: joint {_joint_label(joint)} goes {size:.2f} rad past its "
+            f"stop (more than {C.JOINT_STOP_OVERRUN_RAD:.2f}): a finger forced through its limit, which "
+            "a LEAP hand cannot do (a simulated hand's physics broke; SimulatedReality now resets "
+            f"instead); kept (drop it with `dexndm data drop {root} {index}` if you do not want it)"
         )
     verdict = "[green]ok[/green]" if report.ok else f"[red]{len(report.problems)} damaged[/red]"
     console.print(f"{root}: {report.checked} episodes checked, {verdict}, {len(report.dropped)} dropped")

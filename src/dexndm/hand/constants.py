@@ -112,6 +112,14 @@ no-load speed), is not something the geared XC330 does, driven or back-driven: a
 misread on a real hand, a contact resolved violently in a simulated one. ``dexndm data verify``
 names such episodes; training keeps them (docs/results.md 4g measured no gain from dropping one)."""
 
+JOINT_STOP_OVERRUN_RAD = 0.15
+"""How far past its range a hand joint may be pressed before the physics counts as broken. The
+soft joint limits let contacts push a joint a little past its stop. In six 192-episode Chaos Box
+stores (session 30) 1,124 of 1,152 episodes stay within 0.05 rad of every stop, four reach
+0.06-0.09, three 0.12-0.21 and 21 go 0.38-47 rad past, often for several episodes in a row (a
+finger that stays broken); 96 simulated task episodes stay within 0.03. SimulatedReality resets
+and counts a joint past it as a physics blow-up; ``dexndm data verify`` names recorded ones."""
+
 
 def check_target_step(step_rad: float, what: str) -> float:
     """``step_rad`` if it lies between the base's own step (``ACTION_SCALE``) and the hand's safety

@@ -88,13 +88,6 @@ _BADQPOS, _BADQVEL, _BADQACC = (
     )
 )
 
-JOINT_STOP_OVERRUN_RAD = 0.15
-"""How far past its range a hand joint may be pressed before the physics counts as broken. The
-soft joint limits let contacts push a joint a little past its stop. In six 192-episode Chaos Box
-stores (session 30) 1,124 of 1,152 episodes stay within 0.05 rad of every stop, four reach
-0.06-0.09, three 0.12-0.21 and 21 go 0.38-47 rad past, often for several episodes in a row (a
-finger that stays broken); 96 simulated task episodes stay within 0.03."""
-
 
 @dataclass
 class _MotorState:
@@ -189,8 +182,8 @@ class SimulatedReality(RealHand):
         hand has no such thing: whoever runs episodes on this one drops or flags the episode it
         happened in (dexndm.eval.reality_eval, dexndm.collect)."""
         self._divergence_count = 0
-        self._joint_ceiling = C.JOINT_UPPER + JOINT_STOP_OVERRUN_RAD
-        self._joint_floor = C.JOINT_LOWER - JOINT_STOP_OVERRUN_RAD
+        self._joint_ceiling = C.JOINT_UPPER + C.JOINT_STOP_OVERRUN_RAD
+        self._joint_floor = C.JOINT_LOWER - C.JOINT_STOP_OVERRUN_RAD
         # a view of MuJoCo's warning counters: read every physics step, so no per-step wrappers
         self._warning_counts = self.data.warning.number
         self.reset_to_grasp(C.DEFAULT_POSE, C.DEFAULT_POSE)
@@ -375,7 +368,7 @@ class SimulatedReality(RealHand):
         self.data.mocap_quat[self._wrist_mocap] = self.wrist_quat
 
     def _joint_through_stop(self) -> bool:
-        """Whether a hand joint is more than ``JOINT_STOP_OVERRUN_RAD`` past its range."""
+        """Whether a hand joint is more than ``C.JOINT_STOP_OVERRUN_RAD`` past its range."""
         q = self.data.qpos[self._qpos]
         return bool(np.any(q > self._joint_ceiling) or np.any(q < self._joint_floor))
 
