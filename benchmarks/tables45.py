@@ -19,6 +19,9 @@ within the method's reach on that profile.
     .venv/bin/python benchmarks/tables45.py --profiles default harsh --seeds 0 1 2
 
 A rerun with the same ``--out`` reuses every run made with the same base, reality, seed and cells.
+Two runs side by side on this 2-core box: give each ``--demo.threads 1`` (the training stages'
+default of 2 threads each made the residual stage about eight times slower per step,
+docs/results.md 4h).
 """
 
 from __future__ import annotations
