@@ -45,15 +45,19 @@ def _joint_label(joint: int) -> str:
     return f"{C.JOINT_NAMES[joint]} ({joint})" if joint < len(C.JOINT_NAMES) else str(joint)
 
 
+def _worst_joint(per_joint: np.ndarray, limit: float) -> tuple[int, float] | None:
+    """``(joint, value)`` of the largest entry of ``per_joint`` (T, J) if it is above ``limit``."""
+    if per_joint.size and per_joint.max() > limit:
+        return int(per_joint.max(axis=0).argmax()), float(per_joint.max())
+    return None
+
+
 def fastest_joint_step(
     joint_pos: np.ndarray, limit: float = C.MAX_PLAUSIBLE_JOINT_STEP_RAD
 ) -> tuple[int, float] | None:
     """``(joint, step)`` of an episode's largest one-step change of ``joint_pos`` (T, J) if it is
     more than ``limit`` rad, else None."""
-    steps = np.abs(np.diff(joint_pos, axis=0))
-    if steps.size and steps.max() > limit:
-        return int(steps.max(axis=0).argmax()), float(steps.max())
-    return None
+    return _worst_joint(np.abs(np.diff(joint_pos, axis=0)), limit)
 
 
 def furthest_past_stop(
@@ -61,10 +65,7 @@ def furthest_past_stop(
 ) -> tuple[int, float] | None:
     """``(joint, overrun)`` of the joint an episode's ``joint_pos`` (T, 16) takes furthest past its
     range if that is more than ``limit`` rad, else None."""
-    overrun = np.maximum(joint_pos - C.JOINT_UPPER, C.JOINT_LOWER - joint_pos)
-    if overrun.size and overrun.max() > limit:
-        return int(overrun.max(axis=0).argmax()), float(overrun.max())
-    return None
+    return _worst_joint(np.maximum(joint_pos - C.JOINT_UPPER, C.JOINT_LOWER - joint_pos), limit)
 
 
 def data_verify(root: Positional[Path]) -> int:
@@ -83,7 +84,7 @@ def data_verify(root: Positional[Path]) -> int:
     fast_steps: list[tuple[int, int, float]] = []
     past_stops: list[tuple[int, int, float]] = []
 
-    def check_steps(index: int, arrays: dict[str, np.ndarray]) -> None:
+    def check_joints(index: int, arrays: dict[str, np.ndarray]) -> None:
         q = arrays.get("joint_pos")
         if q is None or q.ndim != 2 or q.shape[1] != C.NUM_JOINTS:
             return
@@ -92,7 +93,7 @@ def data_verify(root: Positional[Path]) -> int:
         if found := furthest_past_stop(q):
             past_stops.append((index, *found))
 
-    report = store.verify(on_intact=check_steps)
+    report = store.verify(on_intact=check_joints)
     if report.problems:
         table = Table(title=f"Damaged episodes in {root}")
         table.add_column("episode", justify="right")

@@ -542,7 +542,7 @@ class EpisodeStore:
         Never raises for a damaged episode: each one is named in the report with the problem and
         the fix. Also lists orphan files and whether the manifest ends in a torn line.
         ``on_intact(index, arrays)`` is called for each intact episode, so that checks of content
-        (``dexndm data verify``'s joint-step check) need not read the store a second time.
+        (``dexndm data verify``'s joint checks) need not read the store a second time.
         """
         problems = []
         for rec in self.records():
