@@ -14,6 +14,7 @@ from dexndm.eval.policies import (
     load_policy,
     register_policy_loader,
 )
+from dexndm.sim.wrists_axes import UnknownNameError, parse_axis, parse_wrist
 
 
 def _obs(n: int) -> dict[str, np.ndarray]:
@@ -75,3 +76,9 @@ def test_cell_labels():
         axis_labels(["+w"])
     with pytest.raises(ValueError, match=r"not all zero, got '0,0,0'$"):
         axis_labels(["0,0,0"])
+    # the parsers say which kind of mistake it was by type, not by the wording of the message
+    with pytest.raises(UnknownNameError):
+        parse_wrist("sideways")
+    with pytest.raises(ValueError) as bad:
+        parse_axis("1,2")
+    assert not isinstance(bad.value, UnknownNameError)

@@ -12,7 +12,15 @@ from itertools import product
 
 import numpy as np
 
-from dexndm.sim.wrists_axes import AXES, PRINCIPAL_AXES, WRISTS, fibonacci_axes, parse_axis, parse_wrist
+from dexndm.sim.wrists_axes import (
+    AXES,
+    PRINCIPAL_AXES,
+    WRISTS,
+    UnknownNameError,
+    fibonacci_axes,
+    parse_axis,
+    parse_wrist,
+)
 
 AXIS_SETS: dict[str, tuple[str, ...]] = {
     "principal": PRINCIPAL_AXES,
@@ -52,10 +60,8 @@ def wrist_labels(wrists: tuple[str, ...] | list[str]) -> list[str]:
         else:
             try:
                 out.append(_fmt(parse_wrist(w)))
-            except ValueError as e:
+            except UnknownNameError as e:
                 # parse_wrist knows single orientations; here the group word is valid too.
-                if not str(e).startswith("unknown"):
-                    raise
                 raise ValueError(f"{e}, or 'all' for all six") from None
     return list(dict.fromkeys(out))
 
@@ -79,10 +85,8 @@ def axis_labels(axes: tuple[str, ...] | list[str]) -> list[str]:
         else:
             try:
                 out.append(_fmt(parse_axis(a)))
-            except ValueError as e:
+            except UnknownNameError as e:
                 # parse_axis knows single axes; here the sets of axes are valid too.
-                if not str(e).startswith("unknown"):
-                    raise
                 raise ValueError(
                     f"{e}, or a set: {list(AXIS_SETS)} or 'general' (32 axes spread on the sphere)"
                 ) from None

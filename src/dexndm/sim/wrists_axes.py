@@ -32,6 +32,11 @@ AXES: dict[str, tuple[float, float, float]] = {
 PRINCIPAL_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
 
 
+class UnknownNameError(ValueError):
+    """A wrist or axis given as a word that is neither a known name nor numbers; callers that
+    accept more words (group words such as ``all``) catch this one to list theirs too."""
+
+
 def parse_wrist(value: str | np.ndarray | tuple) -> np.ndarray:
     """A wrist name (``palm_up``) or a quaternion ``"w,x,y,z"`` -> unit quaternion (4,)."""
     given = value  # the user's spelling, for the error message
@@ -42,7 +47,7 @@ def parse_wrist(value: str | np.ndarray | tuple) -> np.ndarray:
         try:
             value = np.array([float(x) for x in value.split(",")])
         except ValueError:
-            raise ValueError(
+            raise UnknownNameError(
                 f"unknown wrist orientation {value!r}: use one of {sorted(WRISTS)} or a quaternion 'w,x,y,z'"
             ) from None
     q = np.asarray(value, dtype=np.float64)
@@ -64,7 +69,7 @@ def parse_axis(value: str | np.ndarray | tuple) -> np.ndarray:
         try:
             value = np.array([float(x) for x in value.split(",")])
         except ValueError:
-            raise ValueError(
+            raise UnknownNameError(
                 f"unknown rotation axis {value!r}: use one of {list(AXES)} or a vector 'x,y,z'"
             ) from None
     v = np.asarray(value, dtype=np.float64)
