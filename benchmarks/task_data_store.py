@@ -1,0 +1,180 @@
+"""Is it the Chaos Box data that holds the residual back? A store of the base's own task episodes.
+
+DexNDM fits its dynamics model on Chaos Box episodes: simulated action sequences replayed open
+loop under random loads, with no object to put back. Where the residual then gives back less of a
+wrist's gap than a hand moving as the sim's would (docs/results.md 2b and 4f: soft, base up, 1.88
+rad against the reference's 3.41), the model may not know the hand in the regime the task runs in
+(fingers pressing an object the wrist hangs below them). This script records that regime: the base
+policy turning objects on the reality at one wrist, closed loop, written as an episode store in
+the Chaos Box layout (``real_episode_schema``, the same fields and units as ``dexndm collect``).
+``dexndm demo --real-data STORE`` then fits the dynamics and drive models on it instead of on a
+Chaos Box; the rest of the loop is unchanged.
+
+A diagnostic, not part of the method: on a physical hand each of these episodes ends with the
+object on the floor and someone putting it back, which is what the Chaos Box avoids.
+
+The objects are the training-split shapes (the demo evaluates on the test split) and the grasps
+are drawn with ``--seed`` + 1000, so no evaluation episode is in the store. Each episode ends
+when the object falls, so it is stored cut into ``--segment``-step pieces: the dynamics trainers
+stack a store's episodes at one length (``load_episode_arrays`` cuts them all to the shortest).
+
+    .venv/bin/python benchmarks/task_data_store.py --reality benchmarks/profiles/soft.toml \
+        --wrist base_up --base checkpoints/generalist_wrists/generalist.pt --episodes 64 \
+        --out out/task_store
+    .venv/bin/dexndm demo --real-data out/task_store ...   # the loop on it
+
+A rerun with the same ``--out`` keeps the episodes already stored and records the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import tyro
+
+from dexndm.data.schema import real_episode_schema
+from dexndm.data.store import EpisodeStore
+from dexndm.eval.cells import make_cells
+from dexndm.eval.policies import load_policy
+from dexndm.eval.reality_eval import run_reality_episode
+from dexndm.objects import resolve_object
+from dexndm.reality.profile import load_profile
+from dexndm.reality.simulated import SimulatedReality
+from dexndm.sim.grasp import GraspConfig, cached_grasps
+from dexndm.sim.scene import PhysicsConfig
+from dexndm.sim.wrists_axes import parse_axis, parse_wrist
+
+GRASP_SEED_OFFSET = 1000
+"""Grasp draws and hand seeds of the store are the run seed plus this: apart from any evaluation's."""
+
+
+@dataclass
+class Args:
+    reality: str = "default"
+    """Reality profile (a shipped name or a TOML file)."""
+    base: str = "checkpoints/generalist/generalist.pt"
+    wrist: str = "palm_up"
+    axis: str = "+z"
+    objects: tuple[str, ...] = ("normal_cylinder",)
+    """Categories; their training-split shapes are used."""
+    episodes: int = 64
+    episode_steps: int = 400
+    segment: int = 40
+    """Steps per stored piece (>= the model's window + its 10-step check); a shorter remainder is dropped."""
+    seed: int = 0
+    """The pipeline seed of the loop this store feeds (grasp cache); draws use seed + 1000."""
+    first_episode: int = 0
+    """Index of the first episode: a second store from ``--first-episode 1000`` shares none with the first."""
+    score: tuple[Path, ...] = ()
+    """Dynamics checkpoints to score on every piece of the store after recording: open-loop error
+    1 and 10 steps ahead beside "nothing moves" (e.g. a Chaos Box model against a task-data one,
+    on task episodes neither was fitted on)."""
+    out: Path = Path("out/task_store")
+
+
+def record_episode(
+    policy, reality: str, cell, grasp_seed: int, hand_seed: int, draw: int, episode_steps: int
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The base on the reality from one grasp: arrays in the ``real_episode_schema`` layout."""
+    obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
+    grasps = cached_grasps(obj, wrist, GraspConfig(), PhysicsConfig(), seed=grasp_seed)
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("q", "qd", "i", "a", "t")}
+
+    def record(hand: SimulatedReality) -> None:
+        # called after the reset and after each step: the state read at step t, and the target in
+        # force during step t - 1 (the one that produced it); realigned below as the collector
+        # stores them (state read at t, then the target sent at t)
+        s = hand.read_state()
+        rows["q"].append(s.joint_pos.copy())
+        rows["qd"].append(s.joint_vel.copy())
+        rows["i"].append(s.motor_current * 1e3)
+        rows["t"].append(np.float64(s.timestamp))
+        rows["a"].append(hand.safety.last_targets.copy())
+
+    with SimulatedReality(reality, wrist=wrist, obj=obj, seed=hand_seed) as hand:
+        metrics, fell = run_reality_episode(
+            policy, hand, grasps, draw % len(grasps), parse_axis(cell.axis), cell=cell,
+            episode_steps=episode_steps, on_step=record,
+        )  # fmt: skip
+    t = np.array(rows["t"][:-1])
+    arrays = {
+        "joint_pos": np.array(rows["q"][:-1], np.float32),
+        "joint_vel": np.array(rows["qd"][:-1], np.float32),
+        "motor_current": np.array(rows["i"][:-1], np.float32),
+        "joint_targets": np.array(rows["a"][1:], np.float32),
+        "commanded_targets": np.array(rows["a"][1:], np.float32),
+        "time": t - t[0] if len(t) else t,
+    }
+    stats = {"fell": bool(fell), "rot": float(metrics["rot"])}
+    stats["physics_diverged"] = bool(metrics["physics_diverged"])
+    return arrays, stats
+
+
+def main(args: Args) -> None:
+    load_profile(args.reality)  # a malformed profile fails here, before any episode
+    policy = load_policy(args.base)
+    cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="train")
+    store = EpisodeStore.create(
+        args.out,
+        real_episode_schema(commanded_targets=True),
+        command="benchmarks/task_data_store.py",
+        config={"task_data_store": {k: str(v) for k, v in asdict(args).items()}},
+        info={"source": "real", "hand": "sim", "plan": {"mode": "task", "reality": args.reality}},
+        exist_ok=True,
+    )
+    start, stored, short = time.perf_counter(), 0, 0
+    for e in range(args.first_episode, args.first_episode + args.episodes):
+        key = f"task/{args.wrist}/{e:06d}"
+        if store.has(f"{key}/000"):  # an episode's pieces are appended together, first to last
+            continue
+        cell = cells[e % len(cells)]
+        arrays, stats = record_episode(
+            # the grasp draw depends on (seed, episode) alone, so a rerun or another range draws alike
+            policy, args.reality, cell, args.seed, args.seed + GRASP_SEED_OFFSET + e,
+            int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30)),
+            args.episode_steps,
+        )  # fmt: skip
+        steps = len(arrays["joint_pos"])
+        if stats["physics_diverged"] or steps < args.segment:
+            short += 1
+            print(f"episode {e}: {steps} steps, diverged={stats['physics_diverged']}: not stored", flush=True)
+            continue
+        meta = {"episode": e, "wrist": args.wrist, "object": cell.object, "mode": "task", **stats}
+        for k, s in enumerate(range(0, steps - args.segment + 1, args.segment)):
+            piece = {f: v[s : s + args.segment] for f, v in arrays.items()}
+            piece["time"] = piece["time"] - piece["time"][0]
+            store.append(piece, {**meta, "key": f"{key}/{k:03d}", "first_step": s})
+            stored += 1
+        print(f"episode {e}: {cell.object}, {steps} steps, rot {stats['rot']:.2f}", flush=True)
+    wall = time.perf_counter() - start
+    print(
+        f"{args.out}: {stored} pieces of {args.segment} steps stored this run ({wall:.0f} s), {short} "
+        f"episodes too short or diverged, {len(store)} pieces in the store"
+    )
+    for path in args.score:
+        score_model(path, args.out)
+
+
+def score_model(path: Path, store: Path, horizon: int = 10) -> None:
+    """Print ``path``'s open-loop error on every piece of ``store`` beside "nothing moves"."""
+    from dexndm.dynamics.checkpoint import load_dynamics
+    from dexndm.dynamics.datasets import load_episode_arrays
+    from dexndm.dynamics.metrics import open_loop_error
+    from dexndm.dynamics.windows import EpisodeWindows
+
+    model = load_dynamics(path)
+    arrays = load_episode_arrays(store)
+    windows = EpisodeWindows.from_arrays(arrays["joint_pos"], arrays["joint_targets"], model.config.window)
+    err = open_loop_error(model, windows, horizon)
+    hold_1, hold_k = 1e3 * err.hold_one_step, 1e3 * err.hold_final
+    print(
+        f"{path} on {store} ({len(windows)} windows): 1-step {1e3 * err.one_step:.2f} mrad (hold "
+        f"{hold_1:.2f}), {horizon}-step {1e3 * err.final:.2f} (hold {hold_k:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
