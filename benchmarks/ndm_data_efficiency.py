@@ -146,14 +146,14 @@ def record_task_segments(
     Grasps are drawn from the seed-``args.seed`` grasp cache with ``draw_seed``; episode ``e``
     runs on a hand seeded ``first_hand_seed + e``.
     """
+    from task_data_store import record_episode
+
     from dexndm.eval.cells import make_cells
     from dexndm.eval.policies import load_policy
-    from dexndm.eval.reality_eval import run_reality_episode
     from dexndm.objects import resolve_object
-    from dexndm.reality.simulated import SimulatedReality
     from dexndm.sim.grasp import GraspConfig, cached_grasps
     from dexndm.sim.scene import PhysicsConfig
-    from dexndm.sim.wrists_axes import parse_axis, parse_wrist
+    from dexndm.sim.wrists_axes import parse_wrist
 
     policy = load_policy(args.base)
     cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="test")
@@ -163,22 +163,11 @@ def record_task_segments(
         cell = cells[e % len(cells)]
         obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
         grasps = cached_grasps(obj, wrist, GraspConfig(), PhysicsConfig(), seed=args.seed)
-        q_ep: list[np.ndarray] = []
-        a_ep: list[np.ndarray] = []
-
-        def record(hand: SimulatedReality, q_ep=q_ep, a_ep=a_ep) -> None:
-            # called after the reset and after each step: q_t, and the target a_{t-1} that produced it
-            q_ep.append(hand.read_state().joint_pos.copy())
-            a_ep.append(hand.safety.last_targets.copy())
-
-        with SimulatedReality(args.reality, wrist=wrist, obj=obj, seed=first_hand_seed + e) as hand:
-            run_reality_episode(
-                policy, hand, grasps, int(rng.integers(len(grasps))), parse_axis(cell.axis), cell=cell,
-                on_step=record,
-            )  # fmt: skip
-        # q_t pairs with a_t, the target sent during step t (recorded one call later); an episode
-        # ends early when the object drops, so episodes are cut into equal segments
-        q, a = np.array(q_ep[:-1]), np.array(a_ep[1:])
+        arrays, _ = record_episode(
+            policy, args.reality, cell, grasps, int(rng.integers(len(grasps))), first_hand_seed + e
+        )
+        # an episode ends early when the object drops, so episodes are cut into equal segments
+        q, a = arrays["joint_pos"], arrays["joint_targets"]
         for s in range(0, len(q) - args.segment + 1, args.segment):
             qs.append(q[s : s + args.segment])
             targets.append(a[s : s + args.segment])

@@ -10,7 +10,7 @@ the Chaos Box layout (``real_episode_schema``, the same fields and units as ``de
 ``dexndm demo --real-data STORE`` then fits the dynamics and drive models on it instead of on a
 Chaos Box; the rest of the loop is unchanged.
 
-A diagnostic, not part of the method: on a physical hand each of these episodes ends with the
+Measured in docs/results.md section 4i. A diagnostic, not part of the method: on a physical hand each of these episodes ends with the
 object on the floor and someone putting it back, which is what the Chaos Box avoids.
 
 The objects are the training-split shapes (the demo evaluates on the test split) and the grasps
@@ -44,7 +44,6 @@ from dexndm.objects import resolve_object
 from dexndm.reality.profile import load_profile
 from dexndm.reality.simulated import SimulatedReality
 from dexndm.sim.grasp import GraspConfig, cached_grasps
-from dexndm.sim.scene import PhysicsConfig
 from dexndm.sim.wrists_axes import parse_axis, parse_wrist
 
 GRASP_SEED_OFFSET = 1000
@@ -64,6 +63,9 @@ class Args:
     episode_steps: int = 400
     segment: int = 40
     """Steps per stored piece (>= the model's window + its 10-step check); a shorter remainder is dropped."""
+    grasp_candidates: int = 256
+    """Grasp candidates per shape and wrist (the demo's default, so its grasp cache is shared)."""
+    grasp_cache_dir: Path | None = None
     seed: int = 0
     """The pipeline seed of the loop this store feeds (grasp cache); draws use seed + 1000."""
     first_episode: int = 0
@@ -76,11 +78,13 @@ class Args:
 
 
 def record_episode(
-    policy, reality: str, cell, grasp_seed: int, hand_seed: int, draw: int, episode_steps: int
+    policy, reality: str, cell, grasps, grasp_index: int, hand_seed: int, episode_steps: int = 400
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """The base on the reality from one grasp: arrays in the ``real_episode_schema`` layout."""
+    """The base on the reality from ``grasps[grasp_index]``, until the object falls or
+    ``episode_steps``: arrays in the ``real_episode_schema`` layout (``commanded_targets`` = the
+    targets sent), and ``{fell, rot, physics_diverged}``. ``benchmarks/ndm_data_efficiency.py``
+    records its held-out task episodes with it too."""
     obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
-    grasps = cached_grasps(obj, wrist, GraspConfig(), PhysicsConfig(), seed=grasp_seed)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("q", "qd", "i", "a", "t")}
 
     def record(hand: SimulatedReality) -> None:
@@ -96,7 +100,7 @@ def record_episode(
 
     with SimulatedReality(reality, wrist=wrist, obj=obj, seed=hand_seed) as hand:
         metrics, fell = run_reality_episode(
-            policy, hand, grasps, draw % len(grasps), parse_axis(cell.axis), cell=cell,
+            policy, hand, grasps, grasp_index, parse_axis(cell.axis), cell=cell,
             episode_steps=episode_steps, on_step=record,
         )  # fmt: skip
     t = np.array(rows["t"][:-1])
@@ -131,10 +135,15 @@ def main(args: Args) -> None:
         if store.has(f"{key}/000"):  # an episode's pieces are appended together, first to last
             continue
         cell = cells[e % len(cells)]
+        grasp_cfg = GraspConfig(candidates=args.grasp_candidates)
+        grasps = cached_grasps(
+            resolve_object(cell.object), parse_wrist(cell.wrist), grasp_cfg, cache_dir=args.grasp_cache_dir,
+            seed=args.seed,
+        )  # fmt: skip
+        # the grasp draw depends on (seed, episode) alone, so a rerun or another range draws alike
+        draw = int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30))
         arrays, stats = record_episode(
-            # the grasp draw depends on (seed, episode) alone, so a rerun or another range draws alike
-            policy, args.reality, cell, args.seed, args.seed + GRASP_SEED_OFFSET + e,
-            int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30)),
+            policy, args.reality, cell, grasps, draw % len(grasps), args.seed + GRASP_SEED_OFFSET + e,
             args.episode_steps,
         )  # fmt: skip
         steps = len(arrays["joint_pos"])
