@@ -21,7 +21,8 @@ def demo_run(grasp_cache, tmp_path_factory):
     args = [
         "demo", "--out", str(root / "out"), "--base", str(base), "--object", "cube", "--episode-steps", "24",
         "--sim-episodes", "4", "--real-episodes", "2", "--pretrain-steps", "20", "--finetune-steps", "10",
-        "--residual-steps", "6", "--max-correction", "0.02", "--drive-weight", "5", "--eval-episodes", "2",
+        "--residual-steps", "6", "--residual-horizon", "3", "--max-correction", "0.02", "--drive-weight", "5",
+        "--eval-episodes", "2",
         "--video-steps", "3", "--grasp-candidates", "48", "--grasp-cache-dir", grasp_cache, "--threads", "1",
         "--no-progress",
     ]  # fmt: skip
@@ -47,6 +48,7 @@ def test_demo_runs_every_stage_and_reports_the_three_policies(demo_run, capsys):
     # the residual's bound reaches the residual
     sidecar = json.loads((demo_run / "residual" / "residual.pt.json").read_text())
     assert sidecar["residual_config"]["max_correction"] == 0.02
+    assert sidecar["extra"]["provenance"]["config"]["horizon"] == 3  # and its rollout length
     # --drive-weight: a drive model fitted on the collected episodes, in the residual's objective
     assert "drive" in summary["stages_s"] and (demo_run / "drive" / "drive.pt").exists()
     assert sidecar["extra"]["drive"]["weight"] == 5

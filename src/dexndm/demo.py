@@ -72,6 +72,9 @@ class DemoConfig:
     the 10-step error on real task episodes (docs/results.md 3d) but gave the residual no measured
     gain over three seeds (4b2); each step costs ~k times as much."""
     residual_steps: int = 1500
+    residual_horizon: int = 10
+    """K: steps of the rollout through the dynamics model in the residual's loss (``dexndm train
+    residual --horizon``; the paper's 10). Each step costs about K times as much."""
     max_correction: float | None = None
     """The residual's largest correction per joint, rad (default: ``dexndm train residual``'s,
     0.012; section 4b of docs/results.md was measured with 0.05 before that became 0.012)."""
@@ -251,7 +254,8 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
         options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
     _timed(stages, "residual", TrainResidualCmd(
         dynamics=out / "ndm" / "dynamics.pt", sim_data=sim, out=out / "residual", base=cfg.base,
-        steps=cfg.residual_steps, eval_every=max(cfg.residual_steps // 5, 1), seed=cfg.seed,
+        steps=cfg.residual_steps, horizon=cfg.residual_horizon, eval_every=max(cfg.residual_steps // 5, 1),
+        seed=cfg.seed,
         threads=cfg.threads, progress=cfg.progress, **options,
     ).run)  # fmt: skip
     deployed = out / "residual" / "policy.onnx"
