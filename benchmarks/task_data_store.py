@@ -10,8 +10,9 @@ the Chaos Box layout (``real_episode_schema``, the same fields and units as ``de
 ``dexndm demo --real-data STORE`` then fits the dynamics and drive models on it instead of on a
 Chaos Box; the rest of the loop is unchanged.
 
-Measured in docs/results.md section 4i. A diagnostic, not part of the method: on a physical hand each of these episodes ends with the
-object on the floor and someone putting it back, which is what the Chaos Box avoids.
+Measured in docs/results.md section 4i. A diagnostic, not part of the method: on a physical
+hand each of these episodes ends with the object on the floor and someone putting it back, which
+is what the Chaos Box avoids.
 
 The objects are the training-split shapes (the demo evaluates on the test split) and the grasps
 are drawn with ``--seed`` + 1000, so no evaluation episode is in the store. Each episode ends
@@ -48,6 +49,11 @@ from dexndm.sim.wrists_axes import parse_axis, parse_wrist
 
 GRASP_SEED_OFFSET = 1000
 """Grasp draws and hand seeds of the store are the run seed plus this: apart from any evaluation's."""
+
+
+PLAN_FIELDS = (
+    "reality", "base", "wrist", "axis", "objects", "episode_steps", "segment", "grasp_candidates", "seed",
+)  # fmt: skip
 
 
 @dataclass
@@ -121,14 +127,21 @@ def main(args: Args) -> None:
     load_profile(args.reality)  # a malformed profile fails here, before any episode
     policy = load_policy(args.base)
     cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="train")
+    # what shapes the episodes: a store resumed with other values would mix two hands or tasks
+    # (more --episodes, another --first-episode range and --score are fine)
+    plan = {k: str(getattr(args, k)) for k in PLAN_FIELDS}
     store = EpisodeStore.create(
         args.out,
         real_episode_schema(commanded_targets=True),
         command="benchmarks/task_data_store.py",
         config={"task_data_store": {k: str(v) for k, v in asdict(args).items()}},
-        info={"source": "real", "hand": "sim", "plan": {"mode": "task", "reality": args.reality}},
+        info={"source": "real", "hand": "sim", "plan": {"mode": "task", **plan}},
         exist_ok=True,
     )
+    stored_plan = store.dataset_meta.get("info", {}).get("plan", {})
+    diffs = [f"{k} {stored_plan.get(k)!r} (now {v!r})" for k, v in plan.items() if stored_plan.get(k) != v]
+    if diffs:
+        raise SystemExit(f"{args.out} was recorded with other settings: {'; '.join(diffs)}; use a new --out")
     start, stored, short = time.perf_counter(), 0, 0
     for e in range(args.first_episode, args.first_episode + args.episodes):
         key = f"task/{args.wrist}/{e:06d}"

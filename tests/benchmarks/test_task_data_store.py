@@ -4,6 +4,7 @@ dynamics trainers and `dexndm demo --real-data` read every step of them."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import task_data_store as tds
 
 from dexndm.data.store import EpisodeStore
@@ -35,3 +36,6 @@ def test_pieces_stack_whole_and_a_rerun_only_adds(tmp_path, capsys):
     new = {again.record(i).key for i in again.episode_indices()} - set(keys)
     assert new and all(k.startswith("task/palm_up/000100/") for k in new)
     assert "0 pieces of 20 steps stored this run" in capsys.readouterr().out
+    # another reality into the same store would mix two hands
+    with pytest.raises(SystemExit, match=r"reality 'mild' \(now 'harsh'\)"):
+        tds.main(tds.Args(**{**vars(args), "reality": "harsh"}))
