@@ -157,12 +157,18 @@ def record_task_segments(
 
     policy = load_policy(args.base)
     cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="test")
+    grasp_sets = {  # one per shape, read once rather than per episode
+        cell.object: cached_grasps(
+            resolve_object(cell.object), parse_wrist(cell.wrist), GraspConfig(), PhysicsConfig(),
+            seed=args.seed,
+        )
+        for cell in cells
+    }  # fmt: skip
     rng = np.random.default_rng(draw_seed)
     qs, targets = [], []
     for e in range(episodes):
         cell = cells[e % len(cells)]
-        obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
-        grasps = cached_grasps(obj, wrist, GraspConfig(), PhysicsConfig(), seed=args.seed)
+        grasps = grasp_sets[cell.object]
         arrays, _ = record_episode(
             policy, args.reality, cell, grasps, int(rng.integers(len(grasps))), first_hand_seed + e
         )

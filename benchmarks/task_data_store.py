@@ -110,12 +110,13 @@ def record_episode(
             episode_steps=episode_steps, on_step=record,
         )  # fmt: skip
     t = np.array(rows["t"][:-1])
+    sent = np.array(rows["a"][1:], np.float32)
     arrays = {
         "joint_pos": np.array(rows["q"][:-1], np.float32),
         "joint_vel": np.array(rows["qd"][:-1], np.float32),
         "motor_current": np.array(rows["i"][:-1], np.float32),
-        "joint_targets": np.array(rows["a"][1:], np.float32),
-        "commanded_targets": np.array(rows["a"][1:], np.float32),
+        "joint_targets": sent,
+        "commanded_targets": sent,  # the policy's targets go to the hand as they are
         "time": t - t[0] if len(t) else t,
     }
     stats = {"fell": bool(fell), "rot": float(metrics["rot"])}
@@ -142,17 +143,21 @@ def main(args: Args) -> None:
     diffs = [f"{k} {stored_plan.get(k)!r} (now {v!r})" for k, v in plan.items() if stored_plan.get(k) != v]
     if diffs:
         raise SystemExit(f"{args.out} was recorded with other settings: {'; '.join(diffs)}; use a new --out")
+    grasp_cfg = GraspConfig(candidates=args.grasp_candidates)
+    grasp_sets = {  # one per shape, read once rather than per episode
+        cell.object: cached_grasps(
+            resolve_object(cell.object), parse_wrist(cell.wrist), grasp_cfg, cache_dir=args.grasp_cache_dir,
+            seed=args.seed,
+        )
+        for cell in cells
+    }  # fmt: skip
     start, stored, short = time.perf_counter(), 0, 0
     for e in range(args.first_episode, args.first_episode + args.episodes):
         key = f"task/{args.wrist}/{e:06d}"
         if store.has(f"{key}/000"):  # an episode's pieces are appended together, first to last
             continue
         cell = cells[e % len(cells)]
-        grasp_cfg = GraspConfig(candidates=args.grasp_candidates)
-        grasps = cached_grasps(
-            resolve_object(cell.object), parse_wrist(cell.wrist), grasp_cfg, cache_dir=args.grasp_cache_dir,
-            seed=args.seed,
-        )  # fmt: skip
+        grasps = grasp_sets[cell.object]
         # the grasp draw depends on (seed, episode) alone, so a rerun or another range draws alike
         draw = int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30))
         arrays, stats = record_episode(

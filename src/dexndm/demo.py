@@ -255,8 +255,7 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     _timed(stages, "residual", TrainResidualCmd(
         dynamics=out / "ndm" / "dynamics.pt", sim_data=sim, out=out / "residual", base=cfg.base,
         steps=cfg.residual_steps, horizon=cfg.residual_horizon, eval_every=max(cfg.residual_steps // 5, 1),
-        seed=cfg.seed,
-        threads=cfg.threads, progress=cfg.progress, **options,
+        seed=cfg.seed, threads=cfg.threads, progress=cfg.progress, **options,
     ).run)  # fmt: skip
     deployed = out / "residual" / "policy.onnx"
     return deployed if deployed.exists() else out / "residual" / "residual.pt"
