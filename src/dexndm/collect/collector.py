@@ -45,6 +45,7 @@ from dexndm.collect.hands import HandOpener, reality_identity
 from dexndm.collect.sources import make_source
 from dexndm.data import EpisodeStore, real_episode_schema
 from dexndm.data.artifacts import to_json_value
+from dexndm.data.plan import check_store_plan
 from dexndm.hand import constants as C
 from dexndm.hand.constants import NUM_JOINTS
 from dexndm.reality.base import RealHand
@@ -279,24 +280,7 @@ def _describe(hands: HandOpener) -> dict[str, Any]:
 
 
 def _check_plan(store: EpisodeStore, plan: dict[str, Any]) -> None:
-    stored = store.dataset_meta.get("info", {}).get("plan")
-    if stored == plan:
-        return
-    if stored is None:
-        raise ValueError(
-            f"{store.root} is an episode store not written by `dexndm collect`; collect into a new --out"
-        )
-    diffs = sorted(_differences(stored, plan))
-    raise ValueError(
-        f"{store.root} was collected with other settings ({'; '.join(diffs)}); resume it with the same "
-        "settings (more --episodes or other --wrist are fine) or collect into a new --out"
-    )
-
-
-def _differences(old: Any, new: Any, path: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in old.keys() | new.keys():
-            out += _differences(old.get(k), new.get(k), f"{path}.{k}" if path else k)
-        return out
-    return [] if old == new else [f"{path}: store {old!r}, now {new!r}"]
+    check_store_plan(
+        store, plan, recorder="`dexndm collect`", new_out="collect into a new --out",
+        resume_advice="resume it with the same settings (more --episodes or other --wrist are fine)",
+    )  # fmt: skip

@@ -2,13 +2,15 @@
 
 Modules: ``store`` (EpisodeStore), ``schema`` (per-step field schema), ``manifest`` (the commit
 log), ``npz`` (episode files), ``lock`` (single writer), ``verify`` (problem reports), ``atomic``
-(atomic writes, sha256), ``artifacts`` (JSON sidecars and provenance), ``cli`` (``dexndm data
-verify|info|drop``; imported on demand, it needs rich and tyro).
+(atomic writes, sha256), ``plan`` (the settings a resumed recorder must share with its store),
+``artifacts`` (JSON sidecars and provenance), ``cli`` (``dexndm data verify|info|drop``; imported
+on demand, it needs rich and tyro).
 """
 
 from dexndm.data.artifacts import read_sidecar, write_sidecar
 from dexndm.data.atomic import atomic_write_bytes, atomic_write_text, atomic_writer, sha256_file
 from dexndm.data.manifest import EpisodeRecord, ManifestError
+from dexndm.data.plan import PlanMismatchError, check_store_plan, plan_differences
 from dexndm.data.schema import SCHEMA_VERSION, FieldSpec, Schema, SchemaError, real_episode_schema
 from dexndm.data.store import (
     DuplicateEpisodeError,
@@ -31,6 +33,7 @@ __all__ = [
     "EpisodeStore",
     "FieldSpec",
     "ManifestError",
+    "PlanMismatchError",
     "Schema",
     "SchemaError",
     "StoreError",
@@ -40,6 +43,8 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_writer",
+    "check_store_plan",
+    "plan_differences",
     "read_sidecar",
     "real_episode_schema",
     "sha256_file",
