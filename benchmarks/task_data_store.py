@@ -25,6 +25,11 @@ stack a store's episodes at one length (``load_episode_arrays`` cuts them all to
     .venv/bin/dexndm demo --real-data out/task_store ...   # the loop on it
 
 A rerun with the same ``--out`` keeps the episodes already stored and records the rest.
+
+``--observations`` also stores ``proprio_obs``, the observation the base chose each step's
+target from, so that ``dexndm train residual --sim-data STORE --current-against sim-model``
+(or ``dexndm demo --residual-data STORE``) trains the residual on the states the hand itself
+visits under the base, rather than on the sim's (docs/results.md 4j).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from dexndm.data.schema import real_episode_schema
+from dexndm.data.plan import PlanMismatchError, check_store_plan
+from dexndm.data.schema import Schema, real_episode_schema
 from dexndm.data.store import EpisodeStore
 from dexndm.eval.cells import make_cells
 from dexndm.eval.policies import load_policy
@@ -45,6 +51,7 @@ from dexndm.objects import resolve_object
 from dexndm.reality.profile import load_profile
 from dexndm.reality.simulated import SimulatedReality
 from dexndm.sim.grasp import GraspConfig, cached_grasps
+from dexndm.sim.observations import proprio_dim
 from dexndm.sim.wrists_axes import parse_axis, parse_wrist
 
 GRASP_SEED_OFFSET = 1000
@@ -53,6 +60,7 @@ GRASP_SEED_OFFSET = 1000
 
 PLAN_FIELDS = (
     "reality", "base", "wrist", "axis", "objects", "episode_steps", "segment", "grasp_candidates", "seed",
+    "observations",
 )  # fmt: skip
 
 
@@ -74,6 +82,8 @@ class Args:
     grasp_cache_dir: Path | None = None
     seed: int = 0
     """The pipeline seed of the loop this store feeds (grasp cache); draws use seed + 1000."""
+    observations: bool = False
+    """Also store ``proprio_obs``: the base's observation at each step (for residual training)."""
     first_episode: int = 0
     """Index of the first episode: a second store from ``--first-episode 1000`` shares none with the first."""
     score: tuple[Path, ...] = ()
@@ -83,15 +93,38 @@ class Args:
     out: Path = Path("out/task_store")
 
 
+class _ObservationRecorder:
+    """The policy, with every proprioceptive observation it is asked to act on kept in order."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.seen = policy, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.policy, name)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        self.seen.append(np.array(obs["proprio"][0], np.float32))
+        return self.policy.act(obs)
+
+
 def record_episode(
-    policy, reality: str, cell, grasps, grasp_index: int, hand_seed: int, episode_steps: int = 400
+    policy,
+    reality: str,
+    cell,
+    grasps,
+    grasp_index: int,
+    hand_seed: int,
+    episode_steps: int = 400,
+    observations: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """The base on the reality from ``grasps[grasp_index]``, until the object falls or
     ``episode_steps``: arrays in the ``real_episode_schema`` layout (``commanded_targets`` = the
-    targets sent), and ``{fell, rot, physics_diverged}``. ``benchmarks/ndm_data_efficiency.py``
-    records its held-out task episodes with it too."""
+    targets sent; with ``observations``, ``proprio_obs``: step t's observation, from which the
+    base chose target t), and ``{fell, rot, physics_diverged}``.
+    ``benchmarks/ndm_data_efficiency.py`` records its held-out task episodes with it too."""
     obj, wrist = resolve_object(cell.object), parse_wrist(cell.wrist)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("q", "qd", "i", "a", "t")}
+    recorder = _ObservationRecorder(policy) if observations else None
 
     def record(hand: SimulatedReality) -> None:
         # called after the reset and after each step: the state read at step t, and the target in
@@ -106,7 +139,7 @@ def record_episode(
 
     with SimulatedReality(reality, wrist=wrist, obj=obj, seed=hand_seed) as hand:
         metrics, fell = run_reality_episode(
-            policy, hand, grasps, grasp_index, parse_axis(cell.axis), cell=cell,
+            recorder or policy, hand, grasps, grasp_index, parse_axis(cell.axis), cell=cell,
             episode_steps=episode_steps, on_step=record,
         )  # fmt: skip
     t = np.array(rows["t"][:-1])
@@ -119,6 +152,9 @@ def record_episode(
         "commanded_targets": sent,  # the policy's targets go to the hand as they are
         "time": t - t[0] if len(t) else t,
     }
+    if recorder is not None:
+        # one observation per step taken; the state after the last step has none
+        arrays["proprio_obs"] = np.array(recorder.seen[: len(sent)], np.float32).reshape(len(sent), -1)
     stats = {"fell": bool(fell), "rot": float(metrics["rot"])}
     stats["physics_diverged"] = bool(metrics["physics_diverged"])
     return arrays, stats
@@ -131,18 +167,27 @@ def main(args: Args) -> None:
     # what shapes the episodes: a store resumed with other values would mix two hands or tasks
     # (more --episodes, another --first-episode range and --score are fine)
     plan = {k: str(getattr(args, k)) for k in PLAN_FIELDS}
+    if not args.observations:
+        del plan["observations"]  # stores recorded before the option existed resume as they were
+    schema = real_episode_schema(commanded_targets=True)
+    if args.observations:
+        dim = proprio_dim(10)  # run_reality_episode's history, the generalist's T = 10
+        schema = Schema({**schema, "proprio_obs": ((dim,), "float32")})
     store = EpisodeStore.create(
         args.out,
-        real_episode_schema(commanded_targets=True),
+        schema,
         command="benchmarks/task_data_store.py",
         config={"task_data_store": {k: str(v) for k, v in asdict(args).items()}},
-        info={"source": "real", "hand": "sim", "plan": {"mode": "task", **plan}},
+        info={"source": "real", "hand": "sim", "policy": args.base, "plan": {"mode": "task", **plan}},
         exist_ok=True,
     )
-    stored_plan = store.dataset_meta.get("info", {}).get("plan", {})
-    diffs = [f"{k} {stored_plan.get(k)!r} (now {v!r})" for k, v in plan.items() if stored_plan.get(k) != v]
-    if diffs:
-        raise SystemExit(f"{args.out} was recorded with other settings: {'; '.join(diffs)}; use a new --out")
+    try:
+        check_store_plan(
+            store, {"mode": "task", **plan}, recorder="benchmarks/task_data_store.py",
+            resume_advice="resume it with the same settings (more --episodes or --first-episode are fine)",
+        )  # fmt: skip
+    except PlanMismatchError as e:
+        raise SystemExit(str(e)) from None
     grasp_cfg = GraspConfig(candidates=args.grasp_candidates)
     grasp_sets = {  # one per shape, read once rather than per episode
         cell.object: cached_grasps(
@@ -162,7 +207,7 @@ def main(args: Args) -> None:
         draw = int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30))
         arrays, stats = record_episode(
             policy, args.reality, cell, grasps, draw % len(grasps), args.seed + GRASP_SEED_OFFSET + e,
-            args.episode_steps,
+            args.episode_steps, args.observations,
         )  # fmt: skip
         steps = len(arrays["joint_pos"])
         if stats["physics_diverged"] or steps < args.segment:

@@ -76,6 +76,12 @@ def test_demo_fits_on_a_given_chaos_box_store_without_collecting(demo_run, grasp
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert "collect" not in summary["stages_s"] and not (tmp_path / "out" / "real").exists()
     assert (tmp_path / "out" / "ndm" / "dynamics.pt").exists()
+    # the residual on other episodes than the sim stage's (here another run's sim episodes)
+    other = tmp_path / "out2"
+    assert main([*common, "--out", str(other), "--real-data", str(demo_run / "real"),
+                 "--residual-data", str(demo_run / "sim")]) == 0  # fmt: skip
+    sources = json.loads((other / "residual" / "residual.pt.json").read_text())
+    assert sources["extra"]["sim_data"]["path"] == str((demo_run / "sim").resolve())
 
 
 def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():
@@ -99,6 +105,7 @@ def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():
         ("--wrist", "palm_sideways", "quaternion 'w,x,y,z'"),
         ("--axis", "0,0,0", "not all zero, got '0,0,0'"),
         ("--threads", "0", "--threads must be at least 1"),
+        ("--residual-data", "no_such_store", "is not an episode store"),
     ],
 )
 def test_demo_rejects_bad_input_before_any_stage_runs(tmp_path, capsys, flag, value, says):

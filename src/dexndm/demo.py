@@ -61,6 +61,11 @@ class DemoConfig:
     real_data: str | None = None
     """An existing Chaos Box store (``dexndm collect``) to fit on instead of collecting one: one
     collection can serve several runs (the Tables 4/5 benchmark's two tables share theirs)."""
+    residual_data: str | None = None
+    """Episodes to train the residual on instead of the sim stage's: the base's closed-loop
+    episodes on the hand, with the observations it acted on (``benchmarks/task_data_store.py
+    --observations``), scored against the sim-trained models (``dexndm train residual
+    --score-against sim-model --current-against sim-model``). None: the sim's (the paper's)."""
     arch: Literal["joint", "finger", "whole"] = "joint"
     """Dynamics model the residual trains through: joint (DexNDM), finger or whole (the
     finger-wise and whole-hand baselines of the paper); use a separate ``--out`` per arch."""
@@ -139,6 +144,11 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"--real-data {cfg.real_data} is not a Chaos Box store (no manifest.jsonl): collect one "
             "with `dexndm collect --out DIR`, or leave --real-data out to collect here"
+        )
+    if cfg.residual_data is not None and not (Path(cfg.residual_data) / "manifest.jsonl").is_file():
+        raise FileNotFoundError(
+            f"--residual-data {cfg.residual_data} is not an episode store (no manifest.jsonl): record one "
+            "with `benchmarks/task_data_store.py --observations --out DIR`, or leave it out (the sim's)"
         )
     stages: dict[str, float] = {}
     steps = cfg.episode_steps
@@ -252,8 +262,11 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
             pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
         ).run)  # fmt: skip
         options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
+        if cfg.residual_data is not None:  # the real hand's currents are not the sim's
+            options.update(current_against="sim-model")
+    residual_data = sim if cfg.residual_data is None else Path(cfg.residual_data)
     _timed(stages, "residual", TrainResidualCmd(
-        dynamics=out / "ndm" / "dynamics.pt", sim_data=sim, out=out / "residual", base=cfg.base,
+        dynamics=out / "ndm" / "dynamics.pt", sim_data=residual_data, out=out / "residual", base=cfg.base,
         steps=cfg.residual_steps, horizon=cfg.residual_horizon, eval_every=max(cfg.residual_steps // 5, 1),
         seed=cfg.seed, threads=cfg.threads, progress=cfg.progress, **options,
     ).run)  # fmt: skip

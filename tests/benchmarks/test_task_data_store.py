@@ -37,5 +37,39 @@ def test_pieces_stack_whole_and_a_rerun_only_adds(tmp_path, capsys):
     assert new and all(k.startswith("task/palm_up/000100/") for k in new)
     assert "0 pieces of 20 steps stored this run" in capsys.readouterr().out
     # another reality into the same store would mix two hands
-    with pytest.raises(SystemExit, match=r"reality 'mild' \(now 'harsh'\)"):
+    with pytest.raises(SystemExit, match=r"reality: store 'mild', now 'harsh'"):
         tds.main(tds.Args(**{**vars(args), "reality": "harsh"}))
+
+
+def test_with_observations_the_store_trains_a_residual_on_the_hands_own_states(tmp_path, capsys):
+    from dexndm.cli import main
+    from dexndm.dynamics import FitConfig
+    from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics
+    from dexndm.residual.rollout import observation_target_lag
+
+    args = tds.Args(
+        reality="mild", episodes=2, episode_steps=50, segment=25, grasp_candidates=32, observations=True,
+        grasp_cache_dir=tmp_path / "grasps", out=tmp_path / "store",
+    )  # fmt: skip
+    tds.main(args)
+    arrays = load_episode_arrays(args.out, ("joint_pos", "joint_targets", "proprio_obs"))
+    # step t's observation is the one the base chose target t from: newest position q_t, paired with
+    # the target in force before it (the sim episodes' convention, so the residual reads both alike)
+    assert arrays["proprio_obs"].shape == (*arrays["joint_pos"].shape[:2], 10 * 2 * NUM_JOINTS + 7)
+    newest = arrays["proprio_obs"][..., 9 * 2 * NUM_JOINTS : 9 * 2 * NUM_JOINTS + NUM_JOINTS]
+    np.testing.assert_array_equal(newest, arrays["joint_pos"])
+    assert observation_target_lag(arrays["proprio_obs"], arrays["joint_targets"], 10) == 1
+    # a residual on these states: its references (positions and currents) must be the sim models'
+    fit = FitConfig(steps=10, batch_size=32, eval_every=10, progress=False)
+    train_dynamics(tmp_path / "ndm", sim_data=args.out, cfg=DynamicsTrainingConfig(window=5, hidden=(16,),
+                   pretrain=fit, finetune=fit))  # fmt: skip
+    cmd = [
+        "train", "residual", "--dynamics", str(tmp_path / "ndm" / "dynamics.pt"), "--sim-data", str(args.out),
+        "--hidden", "16", "--steps", "4", "--batch-size", "16", "--horizon", "2", "--eval-horizon", "2",
+        "--eval-every", "2", "--threads", "1", "--no-progress", "--no-export",
+    ]  # fmt: skip
+    capsys.readouterr()
+    assert main([*cmd, "--out", str(tmp_path / "r0"), "--score-against", "q-sim"]) == 2
+    assert "real-hand episodes, whose positions are not the sim's" in capsys.readouterr().err
+    assert main([*cmd, "--out", str(tmp_path / "r1")]) == 0
+    assert "held-out real episodes" in capsys.readouterr().out

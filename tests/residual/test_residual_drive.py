@@ -10,6 +10,7 @@ each joint's drive (``a' - q = 2 (a - q)``), which makes the real current the si
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from dexndm.dynamics import JointWiseDynamics
@@ -96,3 +97,46 @@ def test_the_drive_term_restores_the_sims_current_where_positions_agree():
     # measured: 73 mA of gap -> 12 mA with the drive term; positions alone leave it at 73
     assert with_drive < 0.35 * plain, (plain, with_drive)
     assert positions_only > 0.9 * plain, (plain, positions_only)
+
+
+def _fitted_drive(episodes: dict[str, np.ndarray]) -> JointDriveModel:
+    torch.manual_seed(0)
+    drive = JointDriveModel(DriveConfig(hidden=(32, 32)))
+    fit_drive(
+        drive, *split_drive_windows(episodes, 10), DriveFitConfig(steps=600, eval_every=300, progress=False)
+    )
+    return drive
+
+
+def test_on_the_real_hands_own_states_the_sim_drive_model_stands_in_for_the_sims_current():
+    """Trained on real-hand episodes (their recorded currents are the real hand's), the drive term
+    is scored against the sim-trained drive model along the sim model's rollout, and restores the
+    sim's current on those states."""
+    sim = _blocked_episodes(1, KP_SIM_MA_PER_RAD)
+    real = _blocked_episodes(2, KP_REAL_MA_PER_RAD)
+    drive, sim_drive = _fitted_drive(real), _fitted_drive(sim)
+    dynamics = _blocked_model(real)
+    real_states = {k: v for k, v in real.items() if k != "motor_current"}  # not the sim's: never read
+    train, evaluation = split_residual_episodes(real_states, dynamics.window)
+    cfg = ResidualFitConfig(
+        steps=400, batch_size=64, lr=1e-3, horizon=2, eval_horizon=2, eval_every=200, drive_weight=1.0,
+        progress=False,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="currents to score it against"):
+        fit_residual(ResidualPolicyNet(ResidualConfig()), dynamics, train, evaluation, cfg, drive=drive)
+    torch.manual_seed(0)
+    residual = ResidualPolicyNet(ResidualConfig(hidden=(64, 64), max_correction=0.15))
+    result = fit_residual(
+        residual, dynamics, train, evaluation, cfg, reference=dynamics, drive=drive, reference_drive=sim_drive
+    )
+    # the sim's current on the real states, by the sim's motor law, against the real hand's
+    obs = torch.as_tensor(real["proprio_obs"]).flatten(0, 1)
+    base = torch.as_tensor(real["joint_targets"]).flatten(0, 1)
+    with torch.no_grad():
+        corrected = (base + residual(obs, base)).view(real["joint_targets"].shape).numpy()
+    q = real["joint_pos"][:, 1:]
+    sim_current = KP_SIM_MA_PER_RAD * (real["joint_targets"][:, :-1] - q)
+    plain = np.abs(KP_REAL_MA_PER_RAD * (real["joint_targets"][:, :-1] - q) - sim_current).mean()
+    fixed = np.abs(KP_REAL_MA_PER_RAD * (corrected[:, :-1] - q) - sim_current).mean()
+    assert fixed < 0.35 * plain, (plain, fixed)
+    assert result.best.drive_corrected_mae < 0.5 * result.best.drive_uncorrected_mae, result.best

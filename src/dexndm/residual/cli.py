@@ -48,7 +48,11 @@ class TrainResidualCmd:
     dynamics: Path
     """The real hand's dynamics model (``dexndm train dynamics`` -> dynamics.pt)."""
     sim_data: Path
-    """The base policy's simulated episodes (``dexndm sim-episodes``; they carry proprio_obs)."""
+    """The base policy's simulated episodes (``dexndm sim-episodes``; they carry proprio_obs). Or
+    its closed-loop episodes on the real hand with the observations it acted on
+    (``benchmarks/task_data_store.py --observations``): the residual then trains on the states the
+    hand itself visits, scored against the sim-trained models (--score-against sim-model, and with
+    --drive, --current-against sim-model)."""
     out: Path = Path("runs/residual")
     base: str | None = None
     """The base policy the residual corrects (default: the policy that recorded --sim-data)."""
@@ -78,6 +82,13 @@ class TrainResidualCmd:
     so the residual also restores the motor current the sim's joints had (ours, not the paper's)."""
     drive_weight: float = 1.0
     """Weight of the drive term when --drive is given (dexndm.residual.train.ResidualFitConfig)."""
+    current_against: Literal["sim", "sim-model"] = "sim"
+    """What the drive term scores currents against: the episodes' recorded (the sim's) currents, or
+    the sim-trained drive model's along the sim-trained dynamics model's rollout (sim-model; needed
+    for episodes recorded on the real hand)."""
+    sim_drive: Path | None = None
+    """The sim-trained drive model for --current-against sim-model (default: pretrain.pt beside
+    --drive, which dexndm train drive writes)."""
     max_target_step: float = C.MAX_TARGET_STEP_RAD
     """Largest change of the sent target per control step, rad, in training and in the exported
     policy: the hand's safety cap (0.1). 1/24 (0.0417, the base's own step) reproduces the
@@ -116,16 +127,44 @@ class TrainResidualCmd:
                 )
             reference = load_dynamics(sim_path, expected_config=dynamics.config)
         drive = None if self.drive is None else load_drive(self.drive)
+        reference_drive, sim_drive_path = None, None
+        if drive is not None and self.current_against == "sim-model":
+            assert self.drive is not None
+            sim_drive_path = self.sim_drive or self.drive.parent / "pretrain.pt"
+            if not sim_drive_path.exists():
+                raise FileNotFoundError(
+                    f"no sim-trained drive model at {sim_drive_path} to score currents against; pass "
+                    "--sim-drive, or --current-against sim"
+                )
+            if reference is None:
+                raise ValueError("--current-against sim-model needs --score-against sim-model")
+            reference_drive = load_drive(sim_drive_path)
         store = EpisodeStore(self.sim_data, readonly=True)
         if "proprio_obs" not in store.schema:
             raise ValueError(
                 f"{self.sim_data} has no proprio_obs: residual training needs the base policy's simulated "
-                "episodes (dexndm sim-episodes), not collected real ones"
+                "episodes (dexndm sim-episodes), or its closed-loop real ones recorded with the "
+                "observations it acted on (benchmarks/task_data_store.py --observations), not Chaos Box ones"
             )
+        real_episodes = store.dataset_meta.get("info", {}).get("source") == "real"
+        if real_episodes:
+            # the recorded positions and currents are the real hand's: the sim's must come from models
+            if reference is None:
+                raise ValueError(
+                    f"{self.sim_data} holds real-hand episodes, whose positions are not the sim's: use "
+                    "--score-against sim-model"
+                )
+            if drive is not None and reference_drive is None:
+                raise ValueError(
+                    f"{self.sim_data} holds real-hand episodes, whose currents are not the sim's: use "
+                    "--current-against sim-model"
+                )
         base = self.base or store.dataset_meta.get("info", {}).get("policy")
         indices = store.select(fell_step=lambda s: s < 0) if self.held_only else None
         min_steps = dynamics.window + max(self.horizon, self.eval_horizon) + 1
-        fields = ("joint_pos", "joint_targets", "proprio_obs") + (() if drive is None else ("motor_current",))
+        recorded_currents = drive is not None and reference_drive is None
+        fields = ("joint_pos", "joint_targets", "proprio_obs")
+        fields += ("motor_current",) if recorded_currents else ()
         arrays = load_episode_arrays(self.sim_data, fields, indices, min_steps)
         train, evaluation = split_residual_episodes(arrays, dynamics.window, self.eval_fraction, self.seed)
         history = (arrays["proprio_obs"].shape[2] - 7) // 32
@@ -152,9 +191,14 @@ class TrainResidualCmd:
         if self.drive is not None:
             sources["drive"] = {"path": str(self.drive.resolve()), "sha256": sha256_path(self.drive),
                                 "weight": self.drive_weight}  # fmt: skip
+        if sim_drive_path is not None:
+            sources["reference_drive"] = {
+                "path": str(sim_drive_path.resolve()), "sha256": sha256_path(sim_drive_path)
+            }  # fmt: skip
         result = fit_residual(
-            net, dynamics, train, evaluation, cfg, extra=sources, reference=reference, drive=drive
-        )
+            net, dynamics, train, evaluation, cfg, extra=sources, reference=reference, drive=drive,
+            reference_drive=reference_drive,
+        )  # fmt: skip
         ev = result.best
         path = save_residual(
             self.out / "residual.pt",
@@ -168,14 +212,16 @@ class TrainResidualCmd:
         )
         print(f"residual policy: {path} (best step {result.best_step})")
         print(
-            f"held-out sim episodes, {ev.horizon} steps through the dynamics model ({self.mode}), error vs "
+            f"held-out {'real' if real_episodes else 'sim'} episodes, {ev.horizon} steps through the "
+            f"dynamics model ({self.mode}), error vs "
             f"{self.score_against}: {1e3 * ev.uncorrected_mae:.2f} mrad without residual -> "
             f"{1e3 * ev.corrected_mae:.2f} mrad with "
             f"({closed_phrase(ev)}); mean |correction| {1e3 * ev.mean_abs_correction:.2f} mrad"
         )
         if drive is not None:
             print(
-                f"drive model's current vs the sim's: {ev.drive_uncorrected_mae:.1f} mA without residual -> "
+                f"drive model's current vs the sim's ({self.current_against}): "
+                f"{ev.drive_uncorrected_mae:.1f} mA without residual -> "
                 f"{ev.drive_corrected_mae:.1f} mA with"
             )
         if ev.uncorrected_per_joint:

@@ -37,6 +37,14 @@ little data, the model's multi-step error can be larger than the gap itself; sco
 sim-trained one and makes much the same errors on the same inputs, so the difference of the two
 is mostly the gap (a control variate). Measured on the kp x0.6 gap (benchmarks/RESULTS.md).
 
+Training on the real hand's own states (ours). The episodes need not be the sim's: the base's
+closed-loop episodes on the hand, recorded with the observations it acted on, give the residual the
+states it will meet deployed rather than the sim's. Their recorded positions and currents are the
+real hand's, so both references come from the sim-trained models: positions from the reference
+model's rollout (above), and the drive term's currents from a sim-trained drive model along that
+rollout (``reference_drive``, :meth:`ResidualRollout.reference_currents`) instead of the recorded
+ones. Measured in docs/results.md 4j.
+
 Observation rebuild. The proprioceptive observation is ``[q_{j-T+1}, a', ..., q_j, a']`` + wrist +
 axis (:func:`dexndm.sim.observations.proprio_obs`), where the target paired with ``q_k`` is the
 one applied ``L`` steps earlier than step ``k`` (``a_{k-L}``). ``L`` is read off the recorded
@@ -199,6 +207,7 @@ class ResidualRollout(nn.Module):
         reference: DynamicsModel | None = None,
         drive: JointDriveModel | None = None,
         max_step: float | None = C.MAX_TARGET_STEP_RAD,
+        reference_drive: JointDriveModel | None = None,
     ) -> None:
         super().__init__()
         if max_step is not None and not max_step > 0:
@@ -215,6 +224,19 @@ class ResidualRollout(nn.Module):
         self.dynamics = dynamics.requires_grad_(False).eval()
         self.reference = None if reference is None else reference.requires_grad_(False).eval()
         self.drive = None if drive is None else drive.requires_grad_(False).eval()
+        if reference_drive is not None and (reference is None or drive is None):
+            raise ValueError(
+                "a reference drive model scores currents along the reference model's rollout: it needs "
+                "both a reference dynamics model and a drive model"
+            )
+        if reference_drive is not None and reference_drive.window != dynamics.window:
+            raise ValueError(
+                f"the reference drive model's window ({reference_drive.window}) must be the dynamics "
+                f"model's ({dynamics.window})"
+            )
+        self.reference_drive = (
+            None if reference_drive is None else reference_drive.requires_grad_(False).eval()
+        )
         self.obs_lag = obs_lag
         self.mode = mode
         self.register_buffer("joint_lower", torch.as_tensor(C.JOINT_LOWER, dtype=torch.float32))
@@ -228,6 +250,25 @@ class ResidualRollout(nn.Module):
             return batch.q_future
         w, history_len = self.reference.window, batch.q_hist.shape[1]
         return self.reference.rollout(batch.q_hist[:, history_len - w :], batch.a_seq[:, history_len - w :])
+
+    @torch.no_grad()
+    def reference_currents(self, batch: WindowBatch) -> Tensor:
+        """The currents the drive term is scored against when they are not recorded: the reference
+        drive model's (sim-trained) along :meth:`reference_positions`' rollout, each from the window
+        that step is predicted from ``(B, K, J)`` mA. What the sim hand would draw from the same
+        history under the base targets: the drive term's counterpart of the reference positions,
+        for episodes whose recorded currents are not the sim's (the real hand's own states)."""
+        if self.reference is None or self.reference_drive is None:
+            raise ValueError("reference currents need a reference dynamics model and a reference drive model")
+        w, history_len = self.reference.window, batch.q_hist.shape[1]
+        q = list(batch.q_hist[:, history_len - w :].unbind(1))
+        targets = batch.a_seq[:, history_len - w :]
+        currents = []
+        for k in range(targets.shape[1] - w + 1):
+            q_window, a_window = torch.stack(q[-w:], 1), targets[:, k : k + w]
+            currents.append(self.reference_drive(q_window, a_window))
+            q.append(self.reference(q_window, a_window))
+        return torch.stack(currents, 1)
 
     def _sent(self, base: Tensor, correction: Tensor, previous: Tensor | None) -> Tensor:
         """The target the hand gets: base + correction within the joint limits and, after the
@@ -349,7 +390,9 @@ def evaluate_residual(
     data = data.with_horizon(horizon)
     index = data.windows.evenly_spaced(max_windows)
     device = graph.joint_lower.device
-    with_drive = graph.drive is not None and data.motor_current is not None
+    with_drive = graph.drive is not None and (
+        data.motor_current is not None or graph.reference_drive is not None
+    )
     was_training = graph.residual.training
     graph.residual.eval()
     sums = torch.zeros(6, dtype=torch.float64)
@@ -369,7 +412,7 @@ def evaluate_residual(
             ]
             if with_drive:
                 assert drive is not None and drive0 is not None and graph.drive is not None
-                current = data.future_current(chunk).to(device)
+                current = scored_currents(graph, data, chunk, batch)
                 row += [
                     (drive - current).abs().mean(dim=(1, 2)).sum(),
                     (drive0 - current).abs().mean(dim=(1, 2)).sum(),
@@ -397,6 +440,17 @@ def largest_gaps(ev: ResidualEvaluation, count: int = 3) -> str:
     order = np.argsort(gaps)[::-1][:count]
     top = ", ".join(f"{C.JOINT_NAMES[j]} {1e3 * gaps[j]:.0f}" for j in order)
     return f"largest {top} mrad; median {1e3 * float(np.median(gaps)):.0f} mrad"
+
+
+def scored_currents(
+    graph: ResidualRollout, data: ResidualEpisodes, index: Tensor, batch: WindowBatch
+) -> Tensor:
+    """What the drive term scores windows ``index`` (gathered as ``batch``, on the graph's device)
+    against ``(B, K, J)`` mA: the reference drive model's currents when the graph has one, else
+    the episodes' recorded (the sim's) currents."""
+    if graph.reference_drive is not None:
+        return graph.reference_currents(batch)
+    return data.future_current(index).to(batch.q_hist.device)
 
 
 def drive_objective(

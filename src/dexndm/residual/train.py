@@ -40,6 +40,7 @@ from dexndm.residual.rollout import (
     RolloutMode,
     drive_objective,
     evaluate_residual,
+    scored_currents,
     split_residual_episodes,
 )
 
@@ -129,9 +130,11 @@ def _signature(
     reference: DynamicsModel | None,
     drive: JointDriveModel | None,
     max_target_step: float | None,
+    reference_drive: JointDriveModel | None = None,
 ) -> dict[str, Any]:
     return {
         "max_target_step": max_target_step,
+        **({} if reference_drive is None else {"reference_drive": reference_drive.config.to_dict()}),
         **({} if drive is None else {"drive_config": drive.config.to_dict()}),
         "train_episodes": train.windows.num_episodes,
         "eval_episodes": evaluation.windows.num_episodes,
@@ -151,6 +154,7 @@ def fit_residual(
     extra: dict[str, Any] | None = None,
     reference: DynamicsModel | None = None,
     drive: JointDriveModel | None = None,
+    reference_drive: JointDriveModel | None = None,
 ) -> ResidualFitResult:
     """Train ``residual`` in place through the frozen ``dynamics``; keep the best on ``eval_data``.
 
@@ -166,6 +170,10 @@ def fit_residual(
             rollout under the base targets instead of ``q^sim`` (:mod:`dexndm.residual.rollout`).
         drive: the real hand's drive model (:mod:`dexndm.dynamics.drive`), frozen; needed when
             ``cfg.drive_weight > 0``, with the sim's motor currents in the episodes.
+        reference_drive: the sim-trained drive model; when given (with ``reference``), currents are
+            scored against its currents along the reference rollout instead of the episodes'
+            recorded ones: for episodes that are not the sim's (the real hand's own closed-loop
+            states), whose recorded currents are the real hand's.
     Raises:
         CheckpointMismatchError: resuming a run made with other settings, data or model.
     """
@@ -180,16 +188,19 @@ def fit_residual(
             f"{residual.config.obs_dim} (history {residual.config.history}); set ResidualConfig.history to "
             "the env's observation history"
         )
-    if cfg.drive_weight > 0 and (drive is None or train_data.motor_current is None):
+    has_currents = train_data.motor_current is not None or reference_drive is not None
+    if cfg.drive_weight > 0 and (drive is None or not has_currents):
         raise ValueError(
-            "drive_weight > 0 needs a drive model (dexndm train drive) and the sim episodes' motor_current"
+            "drive_weight > 0 needs a drive model (dexndm train drive) and currents to score it against: "
+            "the sim episodes' motor_current, or a sim-trained reference drive model"
         )
     if cfg.drive_weight == 0:
-        drive = None  # a model that no loss term reads would only slow the rollout
+        drive = reference_drive = None  # a model that no loss term reads would only slow the rollout
     device = torch.device(cfg.device)
     graph = ResidualRollout(
-        residual, dynamics, train_data.obs_lag, cfg.mode, reference, drive, cfg.max_target_step
-    ).to(device)
+        residual, dynamics, train_data.obs_lag, cfg.mode, reference, drive, cfg.max_target_step,
+        reference_drive,
+    ).to(device)  # fmt: skip
     train = train_data.with_horizon(cfg.horizon)
     if len(eval_data.with_horizon(cfg.eval_horizon)) == 0:
         raise ValueError(
@@ -199,7 +210,7 @@ def fit_residual(
         _fit_normalization(residual, train, cfg.normalization_steps)
     optimizer = torch.optim.Adam(residual.parameters(), lr=cfg.lr)
     sampler = torch.Generator().manual_seed(cfg.seed)
-    signature = _signature(train, eval_data, dynamics, reference, drive, cfg.max_target_step)
+    signature = _signature(train, eval_data, dynamics, reference, drive, cfg.max_target_step, reference_drive)
     state: dict[str, Any] = {
         "step": 0,
         "best_mae": math.inf,
@@ -270,7 +281,7 @@ def fit_residual(
                 if currents is None:
                     tracking = (((pred - target) / dynamics.delta_std) ** 2).mean()
                 else:
-                    sim_current = train.future_current(index).to(device)
+                    sim_current = scored_currents(graph, train, index, batch)
                     tracking = drive_objective(
                         graph, pred, target, currents, sim_current, cfg.drive_weight
                     ).mean()
