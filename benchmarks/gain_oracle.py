@@ -16,6 +16,14 @@ with ``dexndm eval`` on the grasps of seeds 0-2 (the evaluation of sections 4b-4
         --gains 2 4 7.6 --out out/gain_oracle_soft
 
 A rerun with the same ``--out`` reuses every finished evaluation.
+
+``--demo-run DIR`` scores the oracles instead in the cells of a finished ``dexndm demo`` run, with
+its own evaluation (its reality, base, wrists, axes, episodes and grasps, read from
+``DIR/summary.json``), beside the run's sim, direct-transfer and base + residual rows: what a
+hand-made stiffness correction gives where that run's residual was measured (docs/results.md 4j).
+
+    .venv/bin/python benchmarks/gain_oracle.py --demo-run out/s31/bu_soft_task \
+        --gains 2 4 7.6 --bound 0.4 --out out/s32/gain_oracle_bu_soft
 """
 
 from __future__ import annotations
@@ -43,6 +51,13 @@ class Args:
     episodes: int = 10
     """Evaluation episodes per test shape (normal cylinders, palm up, +z)."""
     out: Path = Path("out/gain_oracle")
+    in_model: bool = True
+    """With --demo-run: also score each oracle by the run's residual objective, through its
+    dynamics (and drive) models on its held-out sim episodes, beside the run's trained residual:
+    whether the objective prefers what the residual learned or what the oracle does."""
+    demo_run: Path | None = None
+    """A finished ``dexndm demo`` output folder: score the oracles in its cells with its evaluation
+    (its base and reality; --base, --reality, --seeds and --episodes are then not used)."""
 
 
 class DriveScale(nn.Module):
@@ -66,11 +81,10 @@ def export_oracle(args: Args, gain: float, path: Path) -> None:
     from dexndm.eval.policies import load_policy
     from dexndm.hand.constants import MAX_TARGET_STEP_RAD
     from dexndm.residual.export import BasePlusResidual, base_torch_module, export_onnx
-    from dexndm.residual.model import ResidualConfig
 
     if path.exists():
         return
-    history = ResidualConfig().history
+    history = cfg_history()
     base = base_torch_module(load_policy(args.base))
     export_onnx(
         BasePlusResidual(base, DriveScale(gain, args.bound, history)),  # type: ignore[arg-type]
@@ -82,12 +96,111 @@ def export_oracle(args: Args, gain: float, path: Path) -> None:
     )  # fmt: skip
 
 
+def demo_run_summary(run: Path) -> dict:
+    """The ``summary.json`` of a finished ``dexndm demo`` run (its config and result rows)."""
+    import json
+
+    path = run / "summary.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: --demo-run takes the --out folder of a finished dexndm demo")
+    return json.loads(path.read_text())
+
+
+def score_in_demo_run(args: Args, policies: list[tuple[str, Path]]) -> None:
+    """Each oracle evaluated as the demo run ``args.demo_run`` evaluated its policies; one table."""
+    from dexndm.demo import DemoConfig, evaluate_reality_cells
+    from dexndm.hand.constants import CONTROL_DT
+
+    assert args.demo_run is not None
+    summary = demo_run_summary(args.demo_run)
+    cfg = DemoConfig(**{**summary["config"], "progress": False})
+    episode_s = cfg.episode_steps * CONTROL_DT
+    names = {
+        "sim": "base in training sim",
+        "direct": "direct transfer",
+        "dexndm": "the run's base + residual",
+    }
+    cells = f"{cfg.reality}; {', '.join(cfg.wrists)}; {', '.join(cfg.axes)}"
+    lines = [f"| policy ({cells}) | Rot (rad) | TTF (s) | omega.k |", "|---|---|---|---|"]
+    lines += [
+        f"| {names[k]} | {r['rot']:.2f} +- {r['rot_std']:.2f} | {r['ttf_s']:.1f} | {r['omega_k']:.3f} |"
+        for k, r in summary["results"].items()
+    ]
+    for label, path in policies:
+        o = evaluate_reality_cells(cfg, path, path.parent / "eval").overall
+        lines.append(
+            f"| {label} | {o['rot_mean']:.2f} +- {o['rot_std']:.2f} | {o['ttf_mean'] * episode_s:.1f} "
+            f"| {o['omega_k_mean']:.3f} |"
+        )
+        print(lines[-1], flush=True)
+    if args.in_model:
+        lines += [
+            "",
+            "| in the run's models | position error (mrad) | current error (mA) | objective "
+            "| mean correction (mrad) |",
+            "|---|---|---|---|---|",
+        ]
+        history = cfg_history()
+        labels = [label for label, _ in policies]
+        gains = zip(args.gains, labels, strict=True)
+        modules = [(lab, DriveScale(g, args.bound, history)) for g, lab in gains]
+        lines += in_model_scores(args.demo_run, cfg, modules)
+    text = "\n".join(lines) + "\n"
+    (args.out / "table.md").write_text(text)
+    print(text)
+
+
+def cfg_history() -> int:
+    from dexndm.residual.model import ResidualConfig
+
+    return ResidualConfig().history
+
+
+def in_model_scores(run: Path, cfg, modules: list[tuple[str, nn.Module]]) -> list[str]:
+    """Each ``(label, residual-like module)`` scored as ``dexndm train residual`` scores its
+    checkpoints (held-out windows of the run's sim episodes, 10 steps closed loop through its
+    dynamics model against the sim-trained model's rollout, currents through its drive model):
+    one table row per module, with the run's trained residual first."""
+    from dexndm.dynamics.checkpoint import load_dynamics
+    from dexndm.dynamics.datasets import load_episode_arrays
+    from dexndm.dynamics.drive import load_drive
+    from dexndm.residual.checkpoint import load_residual
+    from dexndm.residual.rollout import ResidualRollout, evaluate_residual, split_residual_episodes
+
+    dynamics = load_dynamics(run / "ndm" / "dynamics.pt")
+    reference = load_dynamics(run / "ndm" / "pretrain" / "best.pt", expected_config=dynamics.config)
+    drive = load_drive(run / "drive" / "drive.pt") if cfg.drive_weight > 0 else None
+    data = Path(cfg.residual_data) if cfg.residual_data else run / "sim"
+    fields = ("joint_pos", "joint_targets", "proprio_obs") + (("motor_current",) if drive is not None else ())
+    arrays = load_episode_arrays(data, fields, min_steps=dynamics.window + 11)
+    _, evaluation = split_residual_episodes(arrays, dynamics.window, 0.1, cfg.seed)
+    trained, _ = load_residual(run / "residual" / "residual.pt")
+    rows = []
+    for label, module in [("the run's residual", trained), *modules]:
+        graph = ResidualRollout(module, dynamics, evaluation.obs_lag, "closed_loop", reference, drive)
+        ev = evaluate_residual(graph, evaluation, 10, 4096, drive_weight=cfg.drive_weight)
+        current = "-" if drive is None else f"{ev.drive_uncorrected_mae:.0f} -> {ev.drive_corrected_mae:.0f}"
+        objective = "-" if drive is None else f"{ev.objective:.2f}"
+        rows.append(
+            f"| {label} | {1e3 * ev.uncorrected_mae:.1f} -> {1e3 * ev.corrected_mae:.1f} | {current} "
+            f"| {objective} | {1e3 * ev.mean_abs_correction:.0f} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main(args: Args) -> None:
+    if args.demo_run is not None:  # the run's base and reality, not the palm-up defaults
+        config = demo_run_summary(args.demo_run)["config"]
+        args = Args(**{**vars(args), "base": config["base"], "reality": config["reality"]})
     policies = []
     for gain in args.gains:
         path = args.out / f"g{gain:g}_b{args.bound:g}" / "policy.onnx"
         export_oracle(args, gain, path)
         policies.append((f"drive x{gain:g}, bound {1e3 * args.bound:g} mrad", path))
+    if args.demo_run is not None:
+        score_in_demo_run(args, policies)
+        return
     score_table(args.reality, args.base, args.episodes, args.seeds, args.out, policies)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +171,23 @@ def test_demo_breaks_a_multi_cell_run_down_by_wrist_and_axis(capsys):
             "by_wrist_axis": cells})  # fmt: skip
     out = capsys.readouterr().out
     assert "per wrist and axis" in out and "thumb_up" in out and "1.40x" in out  # palm up: 0.7 / 0.5
+
+
+def test_the_gain_oracle_scores_a_demo_runs_residual_as_its_trainer_did(demo_run):
+    """benchmarks/gain_oracle.py --demo-run rescores the run's residual through the run's models and
+    gets the trainer's own held-out numbers back; an oracle with gain 1 corrects nothing."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import gain_oracle
+
+    from dexndm.demo import DemoConfig
+
+    cfg = DemoConfig(**json.loads((demo_run / "summary.json").read_text())["config"])
+    rows = gain_oracle.in_model_scores(demo_run, cfg, [("x1", gain_oracle.DriveScale(1.0, 0.02, 10))])
+    saved = json.loads((demo_run / "residual" / "residual.pt.json").read_text())["extra"]["eval"]
+    trained = rows[0].split("|")[2].split("->")
+    assert float(trained[0]) == pytest.approx(1e3 * saved["uncorrected_mae"], abs=0.06)
+    assert float(trained[1]) == pytest.approx(1e3 * saved["corrected_mae"], abs=0.06)
+    plain, corrected = rows[1].split("|")[2].split("->")
+    assert plain.strip() == corrected.strip() and float(rows[1].split("|")[-2]) == 0.0
