@@ -106,13 +106,13 @@ def demo_run_summary(run: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def score_in_demo_run(args: Args, policies: list[tuple[str, Path]]) -> None:
-    """Each oracle evaluated as the demo run ``args.demo_run`` evaluated its policies; one table."""
+def score_in_demo_run(args: Args, summary: dict, policies: list[tuple[str, Path]]) -> None:
+    """Each oracle evaluated as the demo run ``args.demo_run`` (whose ``summary``) evaluated its
+    policies; one table."""
     from dexndm.demo import DemoConfig, evaluate_reality_cells
     from dexndm.hand.constants import CONTROL_DT
 
     assert args.demo_run is not None
-    summary = demo_run_summary(args.demo_run)
     cfg = DemoConfig(**{**summary["config"], "progress": False})
     episode_s = cfg.episode_steps * CONTROL_DT
     names = {
@@ -158,27 +158,39 @@ def cfg_history() -> int:
 
 def in_model_scores(run: Path, cfg, modules: list[tuple[str, nn.Module]]) -> list[str]:
     """Each ``(label, residual-like module)`` scored as ``dexndm train residual`` scores its
-    checkpoints (held-out windows of the run's sim episodes, 10 steps closed loop through its
+    checkpoints (held-out windows of the episodes it trained on, 10 steps closed loop through its
     dynamics model against the sim-trained model's rollout, currents through its drive model):
     one table row per module, with the run's trained residual first."""
     from dexndm.dynamics.checkpoint import load_dynamics
     from dexndm.dynamics.datasets import load_episode_arrays
     from dexndm.dynamics.drive import load_drive
     from dexndm.residual.checkpoint import load_residual
+    from dexndm.residual.cli import TrainResidualCmd
     from dexndm.residual.rollout import ResidualRollout, evaluate_residual, split_residual_episodes
+    from dexndm.residual.train import ResidualFitConfig
 
+    # the settings the demo's residual stage (dexndm.demo.fit_residual) trains and scores with
+    eval_fraction, eval_horizon = TrainResidualCmd.eval_fraction, TrainResidualCmd.eval_horizon
+    eval_windows = ResidualFitConfig().eval_windows
     dynamics = load_dynamics(run / "ndm" / "dynamics.pt")
     reference = load_dynamics(run / "ndm" / "pretrain" / "best.pt", expected_config=dynamics.config)
     drive = load_drive(run / "drive" / "drive.pt") if cfg.drive_weight > 0 else None
+    # on the hand's own episodes (--residual-data) the currents are scored against the sim drive model
+    reference_drive = load_drive(run / "drive" / "pretrain.pt") if drive and cfg.residual_data else None
     data = Path(cfg.residual_data) if cfg.residual_data else run / "sim"
-    fields = ("joint_pos", "joint_targets", "proprio_obs") + (("motor_current",) if drive is not None else ())
-    arrays = load_episode_arrays(data, fields, min_steps=dynamics.window + 11)
-    _, evaluation = split_residual_episodes(arrays, dynamics.window, 0.1, cfg.seed)
+    fields = ("joint_pos", "joint_targets", "proprio_obs")
+    fields += ("motor_current",) if drive is not None and reference_drive is None else ()
+    min_steps = dynamics.window + max(cfg.residual_horizon, eval_horizon) + 1
+    arrays = load_episode_arrays(data, fields, min_steps=min_steps)
+    _, evaluation = split_residual_episodes(arrays, dynamics.window, eval_fraction, cfg.seed)
     trained, _ = load_residual(run / "residual" / "residual.pt")
     rows = []
     for label, module in [("the run's residual", trained), *modules]:
-        graph = ResidualRollout(module, dynamics, evaluation.obs_lag, "closed_loop", reference, drive)
-        ev = evaluate_residual(graph, evaluation, 10, 4096, drive_weight=cfg.drive_weight)
+        graph = ResidualRollout(
+            module, dynamics, evaluation.obs_lag, "closed_loop", reference, drive,
+            reference_drive=reference_drive,
+        )  # fmt: skip
+        ev = evaluate_residual(graph, evaluation, eval_horizon, eval_windows, drive_weight=cfg.drive_weight)
         current = "-" if drive is None else f"{ev.drive_uncorrected_mae:.0f} -> {ev.drive_corrected_mae:.0f}"
         objective = "-" if drive is None else f"{ev.objective:.2f}"
         rows.append(
@@ -190,16 +202,18 @@ def in_model_scores(run: Path, cfg, modules: list[tuple[str, nn.Module]]) -> lis
 
 
 def main(args: Args) -> None:
+    summary = None
     if args.demo_run is not None:  # the run's base and reality, not the palm-up defaults
-        config = demo_run_summary(args.demo_run)["config"]
+        summary = demo_run_summary(args.demo_run)
+        config = summary["config"]
         args = Args(**{**vars(args), "base": config["base"], "reality": config["reality"]})
     policies = []
     for gain in args.gains:
         path = args.out / f"g{gain:g}_b{args.bound:g}" / "policy.onnx"
         export_oracle(args, gain, path)
         policies.append((f"drive x{gain:g}, bound {1e3 * args.bound:g} mrad", path))
-    if args.demo_run is not None:
-        score_in_demo_run(args, policies)
+    if summary is not None:
+        score_in_demo_run(args, summary, policies)
         return
     score_table(args.reality, args.base, args.episodes, args.seeds, args.out, policies)
 

@@ -166,7 +166,7 @@ def main(args: Args) -> None:
     cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="train")
     # what shapes the episodes: a store resumed with other values would mix two hands or tasks
     # (more --episodes, another --first-episode range and --score are fine)
-    plan = {k: str(getattr(args, k)) for k in PLAN_FIELDS}
+    plan = {"mode": "task", **{k: str(getattr(args, k)) for k in PLAN_FIELDS}}
     if not args.observations:
         del plan["observations"]  # stores recorded before the option existed resume as they were
     schema = real_episode_schema(commanded_targets=True)
@@ -178,12 +178,12 @@ def main(args: Args) -> None:
         schema,
         command="benchmarks/task_data_store.py",
         config={"task_data_store": {k: str(v) for k, v in asdict(args).items()}},
-        info={"source": "real", "hand": "sim", "policy": args.base, "plan": {"mode": "task", **plan}},
+        info={"source": "real", "hand": "sim", "policy": args.base, "plan": plan},
         exist_ok=True,
     )
     try:
         check_store_plan(
-            store, {"mode": "task", **plan}, recorder="benchmarks/task_data_store.py",
+            store, plan, recorder="benchmarks/task_data_store.py",
             resume_advice="resume it with the same settings (more --episodes or --first-episode are fine)",
         )  # fmt: skip
     except PlanMismatchError as e:

@@ -42,7 +42,7 @@ closed-loop episodes on the hand, recorded with the observations it acted on, gi
 states it will meet deployed rather than the sim's. Their recorded positions and currents are the
 real hand's, so both references come from the sim-trained models: positions from the reference
 model's rollout (above), and the drive term's currents from a sim-trained drive model along that
-rollout (``reference_drive``, :meth:`ResidualRollout.reference_currents`) instead of the recorded
+rollout (``reference_drive``, :meth:`ResidualRollout.references`) instead of the recorded
 ones. Measured in docs/results.md 4j.
 
 Observation rebuild. The proprioceptive observation is ``[q_{j-T+1}, a', ..., q_j, a']`` + wrist +
@@ -243,32 +243,26 @@ class ResidualRollout(nn.Module):
         self.register_buffer("joint_upper", torch.as_tensor(C.JOINT_UPPER, dtype=torch.float32))
 
     @torch.no_grad()
-    def reference_positions(self, batch: WindowBatch) -> Tensor:
+    def references(self, batch: WindowBatch) -> tuple[Tensor, Tensor | None]:
         """What the predictions are scored against ``(B, K, J)``: ``q^sim`` (``batch.q_future``), or
-        the reference model's rollout under the base targets from the same sim history."""
+        the reference model's rollout under the base targets from the same sim history; and, with a
+        reference drive model, its currents along that rollout ``(B, K, J)`` mA, each from the window
+        the step is predicted from (else None: the drive term reads the episodes' recorded
+        currents). Those currents are the drive term's counterpart of the reference positions, for
+        episodes whose recorded currents are not the sim's (the real hand's own states); one
+        rollout gives both."""
         if self.reference is None:
-            return batch.q_future
+            return batch.q_future, None
         w, history_len = self.reference.window, batch.q_hist.shape[1]
-        return self.reference.rollout(batch.q_hist[:, history_len - w :], batch.a_seq[:, history_len - w :])
-
-    @torch.no_grad()
-    def reference_currents(self, batch: WindowBatch) -> Tensor:
-        """The currents the drive term is scored against when they are not recorded: the reference
-        drive model's (sim-trained) along :meth:`reference_positions`' rollout, each from the window
-        that step is predicted from ``(B, K, J)`` mA. What the sim hand would draw from the same
-        history under the base targets: the drive term's counterpart of the reference positions,
-        for episodes whose recorded currents are not the sim's (the real hand's own states)."""
-        if self.reference is None or self.reference_drive is None:
-            raise ValueError("reference currents need a reference dynamics model and a reference drive model")
-        w, history_len = self.reference.window, batch.q_hist.shape[1]
-        q = list(batch.q_hist[:, history_len - w :].unbind(1))
-        targets = batch.a_seq[:, history_len - w :]
-        currents = []
+        q_hist, targets = batch.q_hist[:, history_len - w :], batch.a_seq[:, history_len - w :]
+        if self.reference_drive is None:
+            return self.reference.rollout(q_hist, targets), None
+        q, currents = list(q_hist.unbind(1)), []
         for k in range(targets.shape[1] - w + 1):
             q_window, a_window = torch.stack(q[-w:], 1), targets[:, k : k + w]
             currents.append(self.reference_drive(q_window, a_window))
             q.append(self.reference(q_window, a_window))
-        return torch.stack(currents, 1)
+        return torch.stack(q[w:], 1), torch.stack(currents, 1)
 
     def _sent(self, base: Tensor, correction: Tensor, previous: Tensor | None) -> Tensor:
         """The target the hand gets: base + correction within the joint limits and, after the
@@ -403,7 +397,7 @@ def evaluate_residual(
             batch, obs = batch.to(device), obs.to(device)
             pred, corr, drive = graph.run(batch, obs)
             pred0, _, drive0 = graph.run(batch, obs, correct=False)
-            reference = graph.reference_positions(batch)
+            reference, reference_current = graph.references(batch)
             gap = (pred0 - reference).abs().mean(dim=1)  # (B, J): the modelled gap, per joint
             row = [
                 (pred - reference).abs().mean(dim=(1, 2)).sum(),
@@ -412,7 +406,7 @@ def evaluate_residual(
             ]
             if with_drive:
                 assert drive is not None and drive0 is not None and graph.drive is not None
-                current = scored_currents(graph, data, chunk, batch)
+                current = scored_currents(data, chunk, reference_current, device)
                 row += [
                     (drive - current).abs().mean(dim=(1, 2)).sum(),
                     (drive0 - current).abs().mean(dim=(1, 2)).sum(),
@@ -443,14 +437,14 @@ def largest_gaps(ev: ResidualEvaluation, count: int = 3) -> str:
 
 
 def scored_currents(
-    graph: ResidualRollout, data: ResidualEpisodes, index: Tensor, batch: WindowBatch
+    data: ResidualEpisodes, index: Tensor, reference_current: Tensor | None, device: torch.device
 ) -> Tensor:
-    """What the drive term scores windows ``index`` (gathered as ``batch``, on the graph's device)
-    against ``(B, K, J)`` mA: the reference drive model's currents when the graph has one, else
-    the episodes' recorded (the sim's) currents."""
-    if graph.reference_drive is not None:
-        return graph.reference_currents(batch)
-    return data.future_current(index).to(batch.q_hist.device)
+    """What the drive term scores windows ``index`` against ``(B, K, J)`` mA: the reference drive
+    model's currents when :meth:`ResidualRollout.references` gave them, else the episodes'
+    recorded (the sim's) currents."""
+    if reference_current is not None:
+        return reference_current
+    return data.future_current(index).to(device)
 
 
 def drive_objective(

@@ -277,11 +277,11 @@ def fit_residual(
                 batch, obs = train.gather(index)
                 batch, obs = batch.to(device), obs.to(device)
                 pred, corr, currents = graph.run(batch, obs)
-                target = graph.reference_positions(batch)
+                target, reference_current = graph.references(batch)
                 if currents is None:
                     tracking = (((pred - target) / dynamics.delta_std) ** 2).mean()
                 else:
-                    sim_current = scored_currents(graph, train, index, batch)
+                    sim_current = scored_currents(train, index, reference_current, device)
                     tracking = drive_objective(
                         graph, pred, target, currents, sim_current, cfg.drive_weight
                     ).mean()
