@@ -1,4 +1,4 @@
-"""``dexndm data`` verbs: verify, info, drop. Plain functions, and the ``DataCmd`` group for ``dexndm.cli``.
+"""``dexndm data`` verbs: verify, info, drop, merge. Plain functions, and ``DataCmd`` for ``dexndm.cli``.
 
 Arguments are marked ``tyro.conf.Positional`` so that ``tyro`` gives the command lines below (the
 fix hints in ``dexndm.data.verify.DROP_COMMAND`` quote that form). Output goes to stdout via rich.
@@ -8,6 +8,7 @@ Examples::
     dexndm data verify runs/real/episodes     # exit code 0 if every episode is intact
     dexndm data info runs/real/episodes       # counts per wrist orientation, mode, noise, ...
     dexndm data drop runs/real/episodes 17    # retire episode 17; a rerun collector redoes its key
+    dexndm data merge runs/real_all runs/real_round0 runs/real_round1   # one store to fit on
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from tyro.conf import Positional
 
 from dexndm.data.manifest import ManifestError
+from dexndm.data.merge import merge_stores
 from dexndm.data.schema import SchemaError
-from dexndm.data.store import META_FILE, EpisodeStore, StoreError
+from dexndm.data.store import META_FILE, EpisodeError, EpisodeStore, StoreError
 from dexndm.hand import constants as C
 
 MAX_VALUES_SHOWN = 20
@@ -200,6 +203,36 @@ def data_drop(root: Positional[Path], index: Positional[int], reason: str = "dro
     return 0
 
 
+def data_merge(out: Positional[Path], sources: Positional[tuple[Path, ...]]) -> int:
+    """Merge the episode stores ``sources`` into the store ``out`` (see ``dexndm.data.merge``).
+
+    Returns:
+        Exit code: 0 on success (also when there was nothing new to copy), 2 if a source cannot be
+        opened, the sources cannot be merged, or ``out`` holds another merge.
+    """
+    console = Console()
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("copying episodes")
+            report = merge_stores(out, sources, on_episode=lambda *_: progress.advance(task))
+    except (ValueError, StoreError, EpisodeError, SchemaError, ManifestError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    counts = zip(sources, report.copied, report.present, strict=True)
+    for number, (path, copied, present) in enumerate(counts):
+        console.print(f"src{number} {path}: {copied} copied, {present} already merged")
+    if report.differing_info:
+        console.print(
+            f"the sources differ in {', '.join(report.differing_info)}: each source's own info is kept "
+            f"under merged_from in {out / META_FILE}"
+        )
+    console.print(f"{out}: {report.total} episodes")
+    return 0
+
+
 def _value_text(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
@@ -242,16 +275,30 @@ class DropCmd:
         return data_drop(self.root, self.index, self.reason)
 
 
+@dataclass
+class MergeCmd:
+    """Merge episode stores into one (e.g. every on-policy round so far); a rerun copies what is new."""
+
+    out: Positional[Path]
+    """The merged store (created, or resumed when it merges the same sources)."""
+    sources: Positional[tuple[Path, ...]]
+    """The stores to merge, in order; keys are prefixed src0/, src1/, ... by position."""
+
+    def run(self) -> int:
+        return data_merge(self.out, self.sources)
+
+
 DataCommands = (
     Annotated[VerifyCmd, tyro.conf.subcommand("verify")]
     | Annotated[InfoCmd, tyro.conf.subcommand("info")]
     | Annotated[DropCmd, tyro.conf.subcommand("drop")]
+    | Annotated[MergeCmd, tyro.conf.subcommand("merge")]
 )
 
 
 @dataclass
 class DataCmd:
-    """Inspect and repair episode stores: verify, info, drop."""
+    """Inspect, repair and combine episode stores: verify, info, drop, merge."""
 
     verb: tyro.conf.OmitSubcommandPrefixes[DataCommands]  # type: ignore[valid-type]
 
