@@ -161,38 +161,26 @@ def in_model_scores(run: Path, cfg, modules: list[tuple[str, nn.Module]]) -> lis
     checkpoints (held-out windows of the episodes it trained on, 10 steps closed loop through its
     dynamics model against the sim-trained model's rollout, currents through its drive model):
     one table row per module, with the run's trained residual first."""
-    from dexndm.dynamics.checkpoint import load_dynamics
-    from dexndm.dynamics.datasets import load_episode_arrays
-    from dexndm.dynamics.drive import load_drive
+    from dexndm.demo import residual_command
     from dexndm.residual.checkpoint import load_residual
-    from dexndm.residual.cli import TrainResidualCmd
-    from dexndm.residual.rollout import ResidualRollout, evaluate_residual, split_residual_episodes
-    from dexndm.residual.train import ResidualFitConfig
+    from dexndm.residual.rollout import ResidualRollout, evaluate_residual
 
-    # the settings the demo's residual stage (dexndm.demo.fit_residual) trains and scores with
-    eval_fraction, eval_horizon = TrainResidualCmd.eval_fraction, TrainResidualCmd.eval_horizon
-    eval_windows = ResidualFitConfig().eval_windows
-    dynamics = load_dynamics(run / "ndm" / "dynamics.pt")
-    reference = load_dynamics(run / "ndm" / "pretrain" / "best.pt", expected_config=dynamics.config)
-    drive = load_drive(run / "drive" / "drive.pt") if cfg.drive_weight > 0 else None
-    # on the hand's own episodes (--residual-data) the currents are scored against the sim drive model
-    reference_drive = load_drive(run / "drive" / "pretrain.pt") if drive and cfg.residual_data else None
-    data = Path(cfg.residual_data) if cfg.residual_data else run / "sim"
-    fields = ("joint_pos", "joint_targets", "proprio_obs")
-    fields += ("motor_current",) if drive is not None and reference_drive is None else ()
-    min_steps = dynamics.window + max(cfg.residual_horizon, eval_horizon) + 1
-    arrays = load_episode_arrays(data, fields, min_steps=min_steps)
-    _, evaluation = split_residual_episodes(arrays, dynamics.window, eval_fraction, cfg.seed)
+    # the models, held-out windows and settings the demo's residual stage trained and scored with
+    cmd = residual_command(cfg, run)
+    inputs, fit = cmd.inputs(), cmd.fit_config()
     trained, _ = load_residual(run / "residual" / "residual.pt")
     rows = []
     for label, module in [("the run's residual", trained), *modules]:
         graph = ResidualRollout(
-            module, dynamics, evaluation.obs_lag, "closed_loop", reference, drive,
-            reference_drive=reference_drive,
+            module, inputs.dynamics, inputs.evaluation.obs_lag, fit.mode, inputs.reference, inputs.drive,
+            fit.max_target_step, inputs.reference_drive,
         )  # fmt: skip
-        ev = evaluate_residual(graph, evaluation, eval_horizon, eval_windows, drive_weight=cfg.drive_weight)
-        current = "-" if drive is None else f"{ev.drive_uncorrected_mae:.0f} -> {ev.drive_corrected_mae:.0f}"
-        objective = "-" if drive is None else f"{ev.objective:.2f}"
+        ev = evaluate_residual(
+            graph, inputs.evaluation, fit.eval_horizon, fit.eval_windows, drive_weight=fit.drive_weight
+        )
+        scored = inputs.drive is not None
+        current = f"{ev.drive_uncorrected_mae:.0f} -> {ev.drive_corrected_mae:.0f}" if scored else "-"
+        objective = f"{ev.objective:.2f}" if scored else "-"
         rows.append(
             f"| {label} | {1e3 * ev.uncorrected_mae:.1f} -> {1e3 * ev.corrected_mae:.1f} | {current} "
             f"| {objective} | {1e3 * ev.mean_abs_correction:.0f} |"

@@ -30,6 +30,7 @@ from dexndm.hand import constants as C
 
 if TYPE_CHECKING:
     from dexndm.collect.config import CollectConfig
+    from dexndm.residual.cli import TrainResidualCmd
 
 DEFAULT_BASE = Path(__file__).resolve().parents[2] / "checkpoints" / "generalist" / "generalist.pt"
 """The shipped generalist (a source checkout; pass ``--base`` for any other policy file)."""
@@ -241,12 +242,32 @@ def _warn_untrained(base: str, untrained: dict[str, list[str]]) -> None:
     )
 
 
+def residual_command(cfg: DemoConfig, out: Path, sim: Path | None = None) -> TrainResidualCmd:
+    """The ``dexndm train residual`` the demo runs in ``out`` (its models in ``out/ndm`` and
+    ``out/drive``; trained on the base's sim episodes ``sim``, default ``out/sim``, or on
+    ``cfg.residual_data``); also how tools rescore a finished run's residual objective
+    (``benchmarks/gain_oracle.py``)."""
+    from dexndm.residual.cli import TrainResidualCmd
+
+    options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
+    if cfg.drive_weight > 0:
+        options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
+        if cfg.residual_data is not None:  # the real hand's currents are not the sim's
+            options.update(current_against="sim-model")
+    sim = out / "sim" if sim is None else sim
+    residual_data = sim if cfg.residual_data is None else Path(cfg.residual_data)
+    return TrainResidualCmd(
+        dynamics=out / "ndm" / "dynamics.pt", sim_data=residual_data, out=out / "residual", base=cfg.base,
+        steps=cfg.residual_steps, horizon=cfg.residual_horizon, eval_every=max(cfg.residual_steps // 5, 1),
+        seed=cfg.seed, threads=cfg.threads, progress=cfg.progress, **options,
+    )  # fmt: skip
+
+
 def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict[str, float]) -> Path:
     """Stages 3-4 into ``out``: the ``cfg.arch`` dynamics model (pre-trained on ``sim``, fine-tuned
     on the Chaos Box store ``real``), the drive model when ``cfg.drive_weight`` > 0, and the
     residual through them; returns the deployed base + residual policy."""
     from dexndm.dynamics.cli import TrainDriveCmd, TrainDynamicsCmd
-    from dexndm.residual.cli import TrainResidualCmd
 
     eval_every = max(cfg.finetune_steps // 5, 1)
     _timed(stages, "dynamics", TrainDynamicsCmd(
@@ -255,21 +276,12 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
         finetune_rollout_horizon=cfg.finetune_horizon, seed=cfg.seed, threads=cfg.threads,
         progress=cfg.progress,
     ).run)  # fmt: skip
-    options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
     if cfg.drive_weight > 0:
         _timed(stages, "drive", TrainDriveCmd(
             sim_data=sim, real_data=real, out=out / "drive", seed=cfg.seed, threads=cfg.threads,
             pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
         ).run)  # fmt: skip
-        options.update(drive=out / "drive" / "drive.pt", drive_weight=cfg.drive_weight)
-        if cfg.residual_data is not None:  # the real hand's currents are not the sim's
-            options.update(current_against="sim-model")
-    residual_data = sim if cfg.residual_data is None else Path(cfg.residual_data)
-    _timed(stages, "residual", TrainResidualCmd(
-        dynamics=out / "ndm" / "dynamics.pt", sim_data=residual_data, out=out / "residual", base=cfg.base,
-        steps=cfg.residual_steps, horizon=cfg.residual_horizon, eval_every=max(cfg.residual_steps // 5, 1),
-        seed=cfg.seed, threads=cfg.threads, progress=cfg.progress, **options,
-    ).run)  # fmt: skip
+    _timed(stages, "residual", residual_command(cfg, out, sim).run)
     deployed = out / "residual" / "policy.onnx"
     return deployed if deployed.exists() else out / "residual" / "residual.pt"
 

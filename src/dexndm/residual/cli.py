@@ -16,13 +16,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from dexndm.dynamics.cli import seed_torch
 from dexndm.hand import constants as C
 from dexndm.residual.deploy import register
+
+if TYPE_CHECKING:  # torch-heavy modules: the CLI imports them when a command runs
+    from dexndm.dynamics.drive import JointDriveModel
+    from dexndm.dynamics.models import DynamicsModel
+    from dexndm.residual.rollout import ResidualEpisodes
+    from dexndm.residual.train import ResidualFitConfig
 
 register()
 
@@ -33,6 +39,26 @@ def closed_phrase(ev) -> str:
     if math.isnan(ev.closed_fraction):
         return "the model predicts no gap from the reference: nothing for the residual to close"
     return f"{100 * ev.closed_fraction:.0f}% of the modelled gap closed"
+
+
+@dataclass
+class ResidualInputs:
+    """What ``dexndm train residual`` trains with: its models and its split episode windows."""
+
+    dynamics: DynamicsModel
+    reference: DynamicsModel | None
+    """The sim-trained dynamics model scored against (None with --score-against q-sim)."""
+    drive: JointDriveModel | None
+    reference_drive: JointDriveModel | None
+    """The sim-trained drive model currents are scored against (None: the recorded currents)."""
+    train: ResidualEpisodes
+    evaluation: ResidualEpisodes
+    episodes: int
+    history: int
+    real_episodes: bool
+    base: str | None
+    sim_dynamics_path: Path | None
+    sim_drive_path: Path | None
 
 
 @dataclass
@@ -103,21 +129,18 @@ class TrainResidualCmd:
     threads: int | None = None
     progress: bool = True
 
-    def run(self) -> int:
+    def inputs(self) -> ResidualInputs:
+        """Load the models and episodes this command trains with and split them into training and
+        held-out windows, as ``run`` does; for tools that score other corrections the same way
+        (``benchmarks/gain_oracle.py``)."""
         from dexndm.data import EpisodeStore
-        from dexndm.data.artifacts import provenance, sha256_path
         from dexndm.dynamics.checkpoint import load_dynamics
         from dexndm.dynamics.datasets import load_episode_arrays
         from dexndm.dynamics.drive import load_drive
-        from dexndm.residual.checkpoint import save_residual
-        from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
-        from dexndm.residual.rollout import largest_gaps
-        from dexndm.residual.train import ResidualFitConfig, fit_residual, split_residual_episodes
+        from dexndm.residual.train import split_residual_episodes
 
-        C.check_target_step(self.max_target_step, "--max-target-step")  # before minutes of training
-        seed_torch(self.seed, self.threads)
         dynamics = load_dynamics(self.dynamics)
-        reference = None
+        reference, sim_path = None, None
         if self.score_against == "sim-model":
             sim_path = self.sim_dynamics or self.dynamics.parent / "pretrain" / "best.pt"
             if not sim_path.exists():
@@ -159,7 +182,6 @@ class TrainResidualCmd:
                     f"{self.sim_data} holds real-hand episodes, whose currents are not the sim's: use "
                     "--current-against sim-model"
                 )
-        base = self.base or store.dataset_meta.get("info", {}).get("policy")
         indices = store.select(fell_step=lambda s: s < 0) if self.held_only else None
         min_steps = dynamics.window + max(self.horizon, self.eval_horizon) + 1
         recorded_currents = drive is not None and reference_drive is None
@@ -167,37 +189,60 @@ class TrainResidualCmd:
         fields += ("motor_current",) if recorded_currents else ()
         arrays = load_episode_arrays(self.sim_data, fields, indices, min_steps)
         train, evaluation = split_residual_episodes(arrays, dynamics.window, self.eval_fraction, self.seed)
-        history = (arrays["proprio_obs"].shape[2] - 7) // 32
-        net = ResidualPolicyNet(
-            ResidualConfig(history=history, hidden=self.hidden, max_correction=self.max_correction)
-        )
-        cfg = ResidualFitConfig(
+        return ResidualInputs(
+            dynamics=dynamics, reference=reference, drive=drive, reference_drive=reference_drive,
+            train=train, evaluation=evaluation, episodes=int(arrays["joint_pos"].shape[0]),
+            history=(arrays["proprio_obs"].shape[2] - 7) // 32, real_episodes=real_episodes,
+            base=self.base or store.dataset_meta.get("info", {}).get("policy"),
+            sim_dynamics_path=sim_path, sim_drive_path=sim_drive_path,
+        )  # fmt: skip
+
+    def fit_config(self) -> ResidualFitConfig:
+        """The fit settings of ``run`` (also how it scores its held-out windows)."""
+        from dexndm.residual.train import ResidualFitConfig
+
+        return ResidualFitConfig(
             steps=self.steps, batch_size=self.batch_size, lr=self.lr, horizon=self.horizon, mode=self.mode,
             correction_weight=self.correction_weight, eval_horizon=self.eval_horizon,
-            eval_every=self.eval_every, drive_weight=0.0 if drive is None else self.drive_weight,
+            eval_every=self.eval_every, drive_weight=0.0 if self.drive is None else self.drive_weight,
             checkpoint_every=max(self.eval_every, 500), log_dir=str(self.out / "train"), resume=self.resume,
             seed=self.seed, device=self.device, progress=self.progress, max_target_step=self.max_target_step,
         )  # fmt: skip
+
+    def run(self) -> int:
+        from dexndm.data.artifacts import provenance, sha256_path
+        from dexndm.residual.checkpoint import save_residual
+        from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
+        from dexndm.residual.rollout import largest_gaps
+        from dexndm.residual.train import fit_residual
+
+        C.check_target_step(self.max_target_step, "--max-target-step")  # before minutes of training
+        seed_torch(self.seed, self.threads)
+        inputs = self.inputs()
+        net = ResidualPolicyNet(
+            ResidualConfig(history=inputs.history, hidden=self.hidden, max_correction=self.max_correction)
+        )
+        cfg = self.fit_config()
         sources = {
-            "base_policy": base,
+            "base_policy": inputs.base,
             "max_target_step_rad": self.max_target_step,
             "dynamics": {"path": str(self.dynamics.resolve()), "sha256": sha256_path(self.dynamics),
-                         "config": dynamics.config.to_dict()},
+                         "config": inputs.dynamics.config.to_dict()},
             "sim_data": {"path": str(self.sim_data.resolve()), "sha256": sha256_path(self.sim_data),
-                         "episodes": int(arrays["joint_pos"].shape[0]), "held_only": self.held_only},
+                         "episodes": inputs.episodes, "held_only": self.held_only},
         }  # fmt: skip
-        if reference is not None:
+        if (sim_path := inputs.sim_dynamics_path) is not None:
             sources["reference_dynamics"] = {"path": str(sim_path.resolve()), "sha256": sha256_path(sim_path)}
         if self.drive is not None:
             sources["drive"] = {"path": str(self.drive.resolve()), "sha256": sha256_path(self.drive),
                                 "weight": self.drive_weight}  # fmt: skip
-        if sim_drive_path is not None:
+        if (sim_drive_path := inputs.sim_drive_path) is not None:
             sources["reference_drive"] = {
                 "path": str(sim_drive_path.resolve()), "sha256": sha256_path(sim_drive_path)
             }  # fmt: skip
         result = fit_residual(
-            net, dynamics, train, evaluation, cfg, extra=sources, reference=reference, drive=drive,
-            reference_drive=reference_drive,
+            net, inputs.dynamics, inputs.train, inputs.evaluation, cfg, extra=sources,
+            reference=inputs.reference, drive=inputs.drive, reference_drive=inputs.reference_drive,
         )  # fmt: skip
         ev = result.best
         path = save_residual(
@@ -212,13 +257,13 @@ class TrainResidualCmd:
         )
         print(f"residual policy: {path} (best step {result.best_step})")
         print(
-            f"held-out {'real' if real_episodes else 'sim'} episodes, {ev.horizon} steps through the "
+            f"held-out {'real' if inputs.real_episodes else 'sim'} episodes, {ev.horizon} steps through the "
             f"dynamics model ({self.mode}), error vs "
             f"{self.score_against}: {1e3 * ev.uncorrected_mae:.2f} mrad without residual -> "
             f"{1e3 * ev.corrected_mae:.2f} mrad with "
             f"({closed_phrase(ev)}); mean |correction| {1e3 * ev.mean_abs_correction:.2f} mrad"
         )
-        if drive is not None:
+        if inputs.drive is not None:
             print(
                 f"drive model's current vs the sim's ({self.current_against}): "
                 f"{ev.drive_uncorrected_mae:.1f} mA without residual -> "
@@ -227,7 +272,7 @@ class TrainResidualCmd:
         if ev.uncorrected_per_joint:
             print(f"modelled gap by joint: {largest_gaps(ev)}")
         if self.export:
-            self._export(net, base, history, sources)
+            self._export(net, inputs.base, inputs.history, sources)
         return 0
 
     def _export(self, net, base: str | None, history: int, sources: dict) -> None:
