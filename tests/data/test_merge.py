@@ -78,7 +78,7 @@ def test_rerun_copies_only_new_episodes_and_refuses_other_sources(two_rounds, tm
 
     with pytest.raises(PlanMismatchError, match="same order"):
         merge_stores(out, list(reversed(two_rounds)))
-    other = _store(tmp_path / "round2", schema, make_episode, ["ep0"], {"source": "real"})
+    other = _store(tmp_path / "round2", schema, make_episode, ["ep0"], {"source": "real", "hand": "sim"})
     with pytest.raises(PlanMismatchError, match="merge: store"):
         merge_stores(out, [*two_rounds, other.root])
     assert len(EpisodeStore(out, readonly=True)) == 6
@@ -86,8 +86,11 @@ def test_rerun_copies_only_new_episodes_and_refuses_other_sources(two_rounds, tm
 
 def test_refuses_sources_that_cannot_be_merged(two_rounds, tmp_path, schema, make_episode):
     sim = _store(tmp_path / "sim", schema, make_episode, ["ep0"], {"source": "sim"})
-    with pytest.raises(ValueError, match="sim with real"):
+    with pytest.raises(ValueError, match="differ in source"):
         merge_stores(tmp_path / "x", [two_rounds[0], sim.root])
+    leap = _store(tmp_path / "leap", schema, make_episode, ["ep0"], {"source": "real", "hand": "leap"})
+    with pytest.raises(ValueError, match="differ in hand"):
+        merge_stores(tmp_path / "x", [two_rounds[0], leap.root])
 
     narrow = Schema.from_json({k: v for k, v in schema.to_json().items() if k != "motor_current"})
     other = EpisodeStore.create(tmp_path / "narrow", narrow, info={"source": "real"})

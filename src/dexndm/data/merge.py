@@ -11,8 +11,9 @@ source's position (``src0/``, ``src1/``, ...) so that equal keys from two rounds
 ``merged_from`` / ``merged_index`` saying where it came from. ``meta.json`` keeps the info every
 source agrees on (``source``, ``hand``, ...) and lists each source's own info under ``merged_from``.
 A rerun with the same sources resumes: it copies only what is new, such as episodes a still-running
-collector has added since. Sources that disagree on the schema or on ``source`` (sim against real)
-are refused, because no reader could tell the two kinds of episodes apart afterwards.
+collector has added since. Sources that disagree on the schema, on ``source`` (sim against real) or
+on ``hand`` (a LEAP hand against a simulated one) are refused: no reader could tell the two kinds of
+episodes apart afterwards.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from dexndm.data.plan import check_store_plan
 from dexndm.data.schema import SchemaError
 from dexndm.data.store import META_FILE, EpisodeStore
 
-__all__ = ["MergeReport", "merge_stores", "merged_key"]
+__all__ = ["IDENTITY_KEYS", "MergeReport", "merge_stores", "merged_key"]
+
+IDENTITY_KEYS = ("source", "hand")
+"""Store info that says what kind of episodes it holds; sources must agree on each."""
 
 
 def merged_key(source: int, key: str) -> str:
@@ -67,13 +71,15 @@ def _open_sources(sources: Sequence[Path]) -> list[EpisodeStore]:
                 "the same fields can be merged (record them the same way, e.g. all with or all without "
                 "--observations)"
             )
-    kinds = {str(s.root): s.dataset_meta.get("info", {}).get("source") for s in stores}
-    if len(set(kinds.values())) > 1:
-        listing = ", ".join(f"{root}: {kind}" for root, kind in kinds.items())
-        raise ValueError(
-            f"the sources hold different kinds of episodes ({listing}); merging sim with real episodes "
-            "would make a store no trainer can split again: merge each kind into its own store"
-        )
+    for what in IDENTITY_KEYS:
+        kinds = {str(s.root): s.dataset_meta.get("info", {}).get(what) for s in stores}
+        if len(set(kinds.values())) > 1:
+            listing = ", ".join(f"{root}: {kind}" for root, kind in kinds.items())
+            raise ValueError(
+                f"the sources differ in {what} ({listing}): a store that mixed them could not be split "
+                "again by any trainer (e.g. sim with real episodes, or a LEAP hand's with a simulated "
+                "one's); merge each kind into its own store"
+            )
     return stores
 
 
@@ -101,7 +107,7 @@ def merge_stores(
 
     Args:
         out: the merged store; if it exists it must be a merge of the same sources, in the same order.
-        sources: episode stores with one schema and one ``info["source"]``.
+        sources: episode stores with one schema, one ``info["source"]`` and one ``info["hand"]``.
         command: recorded as the merged store's producer (default ``sys.argv``).
         on_episode: called with (source number, source episode index) after each copied episode.
 
