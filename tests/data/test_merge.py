@@ -62,9 +62,11 @@ def test_merge_keeps_every_episode_and_says_where_it_came_from(two_rounds, tmp_p
     assert [m["info"]["policy"] for m in info["merged_from"]] == ["base.pt", "res.onnx"]
     assert info["plan"] == {"merge": [str(p.resolve()) for p in two_rounds]}
 
-    # A trainer reads the merged store like any other: the rounds' episodes, cut to one length.
+    # A trainer reads the merged store like any other: the rounds' episodes, cut to one length,
+    # and the report says how much that leaves out (2 x 10 of 270 steps).
     arrays = load_episode_arrays(out, ("joint_pos",))
     assert arrays["joint_pos"].shape == (5, 50, 16)
+    assert report.lengths == {50: 3, 60: 2} and report.unused_steps == pytest.approx(20 / 270)
 
 
 def test_rerun_copies_only_new_episodes_and_refuses_other_sources(two_rounds, tmp_path, schema, make_episode):
@@ -127,6 +129,7 @@ def test_command_line(two_rounds, tmp_path, capsys):
     assert main(["data", "merge", str(out), *map(str, two_rounds)]) == 0
     text = capsys.readouterr().out
     assert "src0" in text and "3 copied" in text and "5 episodes" in text and "policy" in text
+    assert "different lengths" in text and "7%" in text
     assert main(["data", "merge", str(out), *map(str, two_rounds)]) == 0
     assert "2 already merged" in capsys.readouterr().out
     assert main(["data", "merge", str(out), str(two_rounds[1])]) == 2

@@ -229,6 +229,12 @@ def data_merge(out: Positional[Path], sources: Positional[tuple[Path, ...]]) -> 
             f"the sources differ in {', '.join(report.differing_info)}: each source's own info is kept "
             f"under merged_from in {out / META_FILE}"
         )
+    if report.unused_steps > 0.01:
+        console.print(
+            f"[yellow]episodes of different lengths[/yellow] {report.lengths} (steps: episodes): "
+            f"trainers cut every episode to the shortest, leaving out {100 * report.unused_steps:.0f}% "
+            "of the steps; merge stores whose episodes have one length"
+        )
     console.print(f"{out}: {report.total} episodes")
     return 0
 

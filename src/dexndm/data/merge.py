@@ -19,6 +19,7 @@ episodes apart afterwards.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,16 @@ class MergeReport:
     present: list[int] = field(default_factory=list)
     differing_info: list[str] = field(default_factory=list)
     """Info keys the sources disagree on (kept per source under ``merged_from`` only)."""
+    lengths: dict[int, int] = field(default_factory=dict)
+    """Episodes of the merged store by their number of steps."""
+
+    @property
+    def unused_steps(self) -> float:
+        """Fraction of the merged steps a trainer leaves out: it stacks episodes cut to the shortest
+        (``dexndm.dynamics.datasets.load_episode_arrays``), so merging 400-step Chaos Box episodes
+        with 40-step task pieces would train on a tenth of the Chaos Box data."""
+        total = sum(steps * n for steps, n in self.lengths.items())
+        return 0.0 if not total else 1.0 - min(self.lengths) * sum(self.lengths.values()) / total
 
     @property
     def total(self) -> int:
@@ -155,4 +166,5 @@ def merge_stores(
             report.present.append(present)
     finally:
         merged.close()
+    report.lengths = dict(sorted(Counter(r.steps for r in merged.records()).items()))
     return report
