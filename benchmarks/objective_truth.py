@@ -1,0 +1,147 @@
+"""Does the residual objective rank corrections as the reality does, or only as the models do?
+
+The residual is trained to make the real hand's joints follow what the sim's would do under the
+base's targets, with both sides predicted by models: the real-hand dynamics model under base +
+correction, the sim-trained model under the base alone (docs/results.md 4k-4l). Where a correction
+that the objective rates badly turns the object far better than the trained residual (the drive
+oracle of ``gain_oracle.py`` at base up on soft), either the real-hand model misjudges the
+corrections (the residual then partly optimises model error) or matching the sim's joints is not
+what turns the object. SimulatedReality lets us take the real-hand model out: run each policy on
+the reality, and score its actual joint positions against the sim-trained model's prediction from
+the same history under the base's own targets (the "true" objective, position term). Beside it,
+the same windows through the real-hand model (what training sees) and that model's own error.
+
+    .venv/bin/python benchmarks/objective_truth.py --reality benchmarks/profiles/soft.toml \\
+        --wrist base_up --run out/s33/bu_soft_agg2o \\
+        --policies checkpoints/generalist_wrists/generalist.pt out/s33/bu_soft_agg2o/residual/policy.onnx \\
+            out/s32/gain_oracle_bu_soft/g4_b0.4/policy.onnx
+
+A diagnostic (it needs a reality whose episodes can be rerun at will), not part of the method.
+Episodes use the training-split shapes and ``task_data_store``'s grasp draws (none is an evaluation
+episode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import tyro
+from task_data_store import GRASP_SEED_OFFSET, record_episode
+
+from dexndm.dynamics.checkpoint import load_dynamics
+from dexndm.eval.cells import make_cells
+from dexndm.eval.policies import load_policy
+from dexndm.objects import resolve_object
+from dexndm.sim.grasp import GraspConfig, cached_grasps
+from dexndm.sim.wrists_axes import parse_wrist
+
+
+@dataclass
+class Args:
+    reality: str = "benchmarks/profiles/soft.toml"
+    wrist: str = "base_up"
+    axis: str = "+z"
+    objects: tuple[str, ...] = ("normal_cylinder",)
+    run: Path = Path("out/demo")
+    """A ``dexndm demo`` run: its ``ndm/dynamics.pt`` (real hand) and ``ndm/pretrain/best.pt`` (sim)."""
+    policies: tuple[str, ...] = ("checkpoints/generalist/generalist.pt",)
+    """Policies to run (base, base + residual ONNX, oracle ONNX, ...); their base's targets are the
+    reference's input, read from the policy's target chain when it has one."""
+    episodes: int = 16
+    episode_steps: int = 400
+    horizon: int = 10
+    grasp_candidates: int = 256
+    seed: int = 0
+    first_episode: int = 2000
+    """Episode indices (grasp draws) start here: apart from task_data_store's 0.. and 1000.. ranges."""
+
+
+class _BaseTargetRecorder:
+    """The policy, with the base's own target kept after each act (the chain's state for base +
+    correction ONNX policies; None for a plain base, whose sent targets are its own)."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.base = policy, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.policy, name)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        actions = self.policy.act(obs)
+        chain = getattr(self.policy, "_base", None)
+        self.base.append(None if chain is None else np.array(chain[0], np.float32))
+        return actions
+
+
+def _windows(x: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
+    """``(N, length, J)``: ``x[t + start : t + start + length]`` for each window end t in ``stop``."""
+    return np.stack([x[t + start : t + start + length] for t in stop])
+
+
+def score_episode(sim_model, real_model, q: np.ndarray, sent: np.ndarray, base: np.ndarray, horizon: int):
+    """Mean |.| over the horizon's steps and joints, per window: (true gap, in-model gap, model error)."""
+    w = sim_model.window
+    ends = range(w - 1, len(q) - horizon)
+    if len(ends) == 0:
+        return None
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    q_hist = t(_windows(q, -(w - 1), ends, w))
+    q_future = t(_windows(q, 1, ends, horizon))
+    with torch.no_grad():
+        reference = sim_model.rollout(q_hist, t(_windows(base, -(w - 1), ends, w + horizon - 1)))
+        predicted = real_model.rollout(q_hist, t(_windows(sent, -(w - 1), ends, w + horizon - 1)))
+    return (
+        (q_future - reference).abs().mean(dim=(1, 2)).numpy(),
+        (predicted - reference).abs().mean(dim=(1, 2)).numpy(),
+        (predicted - q_future).abs().mean(dim=(1, 2)).numpy(),
+    )
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(1)
+    real_model = load_dynamics(args.run / "ndm" / "dynamics.pt")
+    sim_model = load_dynamics(args.run / "ndm" / "pretrain" / "best.pt", expected_config=real_model.config)
+    cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="train")
+    grasps = {
+        c.object: cached_grasps(
+            resolve_object(c.object), parse_wrist(c.wrist), GraspConfig(candidates=args.grasp_candidates),
+            seed=args.seed,
+        )
+        for c in cells
+    }  # fmt: skip
+    rows = [
+        f"| policy ({args.reality}; {args.wrist}; {args.axis}; {args.episodes} episodes) | Rot (rad) | "
+        f"true gap (mrad) | gap through the model (mrad) | model error (mrad) | windows |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path in args.policies:
+        rots, scores = [], []
+        for e in range(args.first_episode, args.first_episode + args.episodes):
+            recorder = _BaseTargetRecorder(load_policy(path))
+            cell = cells[e % len(cells)]
+            draw = int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30))
+            arrays, stats = record_episode(
+                recorder, args.reality, cell, grasps[cell.object], draw % len(grasps[cell.object]),
+                args.seed + GRASP_SEED_OFFSET + e, args.episode_steps,
+            )  # fmt: skip
+            rots.append(stats["rot"])
+            sent = arrays["joint_targets"]
+            steps = len(sent)
+            base = sent if recorder.base[0] is None else np.stack(recorder.base[:steps])
+            scored = score_episode(sim_model, real_model, arrays["joint_pos"], sent, base, args.horizon)
+            if scored is not None:
+                scores.append(scored)
+        true_gap, model_gap, model_err = (np.concatenate(s) for s in zip(*scores, strict=True))
+        rows.append(
+            f"| {path} | {np.mean(rots):.2f} +- {np.std(rots):.2f} | {1e3 * true_gap.mean():.1f} | "
+            f"{1e3 * model_gap.mean():.1f} | {1e3 * model_err.mean():.1f} | {len(true_gap)} |"
+        )
+        print(rows[-1], flush=True)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
