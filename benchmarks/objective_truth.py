@@ -81,8 +81,36 @@ def _windows(x: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
     return np.stack([x[t + start : t + start + length] for t in stop])
 
 
-def score_episode(sim_model, real_model, q: np.ndarray, sent: np.ndarray, base: np.ndarray, horizon: int):
-    """Mean |.| over the horizon's steps and joints, per window: (true gap, in-model gap, model error)."""
+def rollout_with_drive(dynamics, drive, q_hist: torch.Tensor, a_seq: torch.Tensor):
+    """The dynamics model's open-loop rollout ``(B, K, J)`` and, with a drive model, its currents
+    along it ``(B, K, J)`` mA, each from the window the step is predicted from (as the residual
+    trainer's reference, ``ResidualRollout.references``)."""
+    w = dynamics.window
+    if drive is None:
+        return dynamics.rollout(q_hist, a_seq), None
+    q, currents = list(q_hist.unbind(1)), []
+    for k in range(a_seq.shape[1] - w + 1):
+        q_window, a_window = torch.stack(q[-w:], 1), a_seq[:, k : k + w]
+        currents.append(drive(q_window, a_window))
+        q.append(dynamics(q_window, a_window))
+    return torch.stack(q[w:], 1), torch.stack(currents, 1)
+
+
+def score_episode(
+    sim_model,
+    real_model,
+    q: np.ndarray,
+    sent: np.ndarray,
+    base: np.ndarray,
+    horizon: int,
+    current: np.ndarray | None = None,
+    sim_drive=None,
+    real_drive=None,
+) -> dict[str, np.ndarray] | None:
+    """Per window, mean |.| over the horizon's steps and joints: ``true_gap`` (the hand's joints
+    against the sim model under the base's targets), ``model_gap`` (the real-hand model under the
+    sent targets against the same), ``model_error`` (the real-hand model against the hand); with
+    ``current`` (mA, read with each state) and both drive models, the same three for currents."""
     w = sim_model.window
     ends = range(w - 1, len(q) - horizon)
     if len(ends) == 0:
@@ -90,20 +118,41 @@ def score_episode(sim_model, real_model, q: np.ndarray, sent: np.ndarray, base: 
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     q_hist = t(_windows(q, -(w - 1), ends, w))
     q_future = t(_windows(q, 1, ends, horizon))
+    with_drive = current is not None and sim_drive is not None and real_drive is not None
     with torch.no_grad():
-        reference = sim_model.rollout(q_hist, t(_windows(base, -(w - 1), ends, w + horizon - 1)))
-        predicted = real_model.rollout(q_hist, t(_windows(sent, -(w - 1), ends, w + horizon - 1)))
-    return (
-        (q_future - reference).abs().mean(dim=(1, 2)).numpy(),
-        (predicted - reference).abs().mean(dim=(1, 2)).numpy(),
-        (predicted - q_future).abs().mean(dim=(1, 2)).numpy(),
-    )
+        base_seq, sent_seq = (t(_windows(x, -(w - 1), ends, w + horizon - 1)) for x in (base, sent))
+        reference, ref_current = rollout_with_drive(
+            sim_model, sim_drive if with_drive else None, q_hist, base_seq
+        )
+        predicted, pred_current = rollout_with_drive(
+            real_model, real_drive if with_drive else None, q_hist, sent_seq
+        )
+    gap = lambda a, b: (a - b).abs().mean(dim=(1, 2)).numpy()  # noqa: E731
+    out = {
+        "true_gap": gap(q_future, reference),
+        "model_gap": gap(predicted, reference),
+        "model_error": gap(predicted, q_future),
+    }
+    if with_drive:
+        i_future = t(_windows(current, 1, ends, horizon))
+        out |= {
+            "true_current_gap": gap(i_future, ref_current),
+            "model_current_gap": gap(pred_current, ref_current),
+            "drive_error": gap(pred_current, i_future),
+        }
+    return out
 
 
 def main(args: Args) -> None:
+    from dexndm.dynamics.drive import load_drive
+
     torch.set_num_threads(1)
     real_model = load_dynamics(args.run / "ndm" / "dynamics.pt")
     sim_model = load_dynamics(args.run / "ndm" / "pretrain" / "best.pt", expected_config=real_model.config)
+    drives = args.run / "drive" / "pretrain.pt", args.run / "drive" / "drive.pt"
+    sim_drive, real_drive = (
+        (load_drive(p) for p in drives) if all(p.exists() for p in drives) else (None, None)
+    )
     cells = make_cells(args.objects, (args.wrist,), (args.axis,), split="train")
     grasps = {
         c.object: cached_grasps(
@@ -112,11 +161,11 @@ def main(args: Args) -> None:
         )
         for c in cells
     }  # fmt: skip
-    rows = [
-        f"| policy ({args.reality}; {args.wrist}; {args.axis}; {args.episodes} episodes) | Rot (rad) | "
-        f"true gap (mrad) | gap through the model (mrad) | model error (mrad) | windows |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = f"| policy ({args.reality}; {args.wrist}; {args.axis}; {args.episodes} episodes) | Rot (rad) | "
+    header += "true gap (mrad) | gap through the model (mrad) | model error (mrad) | "
+    if sim_drive is not None:
+        header += "true current gap (mA) | through the models (mA) | drive model error (mA) | "
+    rows = [header + "windows |", "|---" * (header.count("|")) + "|"]
     for path in args.policies:
         rots, scores = [], []
         for e in range(args.first_episode, args.first_episode + args.episodes):
@@ -129,16 +178,21 @@ def main(args: Args) -> None:
             )  # fmt: skip
             rots.append(stats["rot"])
             sent = arrays["joint_targets"]
-            steps = len(sent)
-            base = sent if recorder.base[0] is None else np.stack(recorder.base[:steps])
-            scored = score_episode(sim_model, real_model, arrays["joint_pos"], sent, base, args.horizon)
+            base = sent if recorder.base[0] is None else np.stack(recorder.base[: len(sent)])
+            scored = score_episode(
+                sim_model, real_model, arrays["joint_pos"], sent, base, args.horizon,
+                arrays["motor_current"], sim_drive, real_drive,
+            )  # fmt: skip
             if scored is not None:
                 scores.append(scored)
-        true_gap, model_gap, model_err = (np.concatenate(s) for s in zip(*scores, strict=True))
-        rows.append(
-            f"| {path} | {np.mean(rots):.2f} +- {np.std(rots):.2f} | {1e3 * true_gap.mean():.1f} | "
-            f"{1e3 * model_gap.mean():.1f} | {1e3 * model_err.mean():.1f} | {len(true_gap)} |"
-        )
+        merged = {k: np.concatenate([s[k] for s in scores]) for k in scores[0]}
+        cells_out = [f"{np.mean(rots):.2f} +- {np.std(rots):.2f}"]
+        cells_out += [f"{1e3 * merged[k].mean():.1f}" for k in ("true_gap", "model_gap", "model_error")]
+        if "true_current_gap" in merged:
+            cells_out += [
+                f"{merged[k].mean():.0f}" for k in ("true_current_gap", "model_current_gap", "drive_error")
+            ]
+        rows.append(f"| {path} | {' | '.join(cells_out)} | {len(merged['true_gap'])} |")
         print(rows[-1], flush=True)
     print("\n".join(rows))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from objective_truth import score_episode
+from objective_truth import rollout_with_drive, score_episode
 
 from dexndm.dynamics.models import DynamicsConfig, build_dynamics
 
@@ -30,18 +30,44 @@ def test_windows_line_up_so_a_perfect_model_has_no_error():
         q = torch.cat([q_init, hand.rollout(q_init, sent)], dim=1)[0].numpy()  # steps + 1 positions
     a = np.concatenate([sent[0].numpy(), sent[0, -1:].numpy()])  # the last target is never used
 
-    true_gap, model_gap, model_err = score_episode(hand, hand, q, a, a, horizon=5)
+    out = score_episode(hand, hand, q, a, a, horizon=5)
+    true_gap, model_gap, model_err = out["true_gap"], out["model_gap"], out["model_error"]
     assert len(true_gap) == len(q) - w - 5 + 1
     assert true_gap.max() < 1e-5 and model_gap.max() < 1e-5 and model_err.max() < 1e-5
 
     base = a - 0.05
-    true_gap, model_gap, model_err = score_episode(hand, hand, q, a, base, horizon=5)
+    out = score_episode(hand, hand, q, a, base, horizon=5)
+    true_gap, model_gap, model_err = out["true_gap"], out["model_gap"], out["model_error"]
     assert true_gap.min() > 1e-4
     np.testing.assert_allclose(true_gap, model_gap, atol=1e-5)
     assert model_err.max() < 1e-5
 
     # a real-hand model that is not the hand: its error is what separates the two gaps
     other = _hand(1)
-    true_gap2, model_gap2, model_err2 = score_episode(hand, other, q, a, base, horizon=5)
+    out = score_episode(hand, other, q, a, base, horizon=5)
+    true_gap2, model_gap2, model_err2 = out["true_gap"], out["model_gap"], out["model_error"]
     np.testing.assert_allclose(true_gap2, true_gap, atol=1e-6)
     assert model_err2.mean() > 1e-3 and not np.allclose(model_gap2, true_gap2, atol=1e-4)
+
+
+def test_currents_line_up_with_the_windows_they_are_predicted_from():
+    """Currents recorded as a drive model predicts them along the hand's own positions: that model,
+    as both drives, gives zero current error and equal true and in-model current gaps."""
+    from dexndm.dynamics.drive import DriveConfig, JointDriveModel
+
+    hand = _hand(0)
+    torch.manual_seed(2)
+    drive = JointDriveModel(DriveConfig(window=hand.window, hidden=(8,))).eval()
+    rng = np.random.default_rng(1)
+    steps, w = 30, hand.window
+    sent = torch.as_tensor(0.3 * rng.standard_normal((1, steps, 16)), dtype=torch.float32)
+    q_init = torch.as_tensor(0.1 * rng.standard_normal((1, w, 16)), dtype=torch.float32)
+    with torch.no_grad():
+        q, current = rollout_with_drive(hand, drive, q_init, sent)
+    q = torch.cat([q_init, q], dim=1)[0].numpy()
+    # the current predicted from the window ending at t is read with the state of t + 1
+    current = np.concatenate([np.zeros((w, 16), np.float32), current[0].numpy()])
+    a = np.concatenate([sent[0].numpy(), sent[0, -1:].numpy()])
+    out = score_episode(hand, hand, q, a, a - 0.05, 5, current, drive, drive)
+    assert out["drive_error"].max() < 1e-3 and out["true_current_gap"].min() > 1e-3
+    np.testing.assert_allclose(out["true_current_gap"], out["model_current_gap"], atol=1e-3)
