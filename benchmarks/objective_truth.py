@@ -71,7 +71,7 @@ class _BaseTargetRecorder:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         actions = self.policy.act(obs)
-        chain = getattr(self.policy, "_base", None)
+        chain = getattr(self.policy, "base_targets", None)
         self.base.append(None if chain is None else np.array(chain[0], np.float32))
         return actions
 

@@ -29,7 +29,10 @@ A rerun with the same ``--out`` keeps the episodes already stored and records th
 ``--observations`` also stores ``proprio_obs``, the observation the base chose each step's
 target from, so that ``dexndm train residual --sim-data STORE --current-against sim-model``
 (or ``dexndm demo --residual-data STORE``) trains the residual on the states the hand itself
-visits under the base, rather than on the sim's (docs/results.md 4j).
+visits under the base, rather than on the sim's (docs/results.md 4j). With a base + residual
+policy (``--base .../policy.onnx``) it stores ``base_targets`` too, the base's own targets before
+the correction, and ``proprio_obs`` is the observation that base read: a residual trained on such
+a store learns on the states the corrected hand visits (an on-policy round, docs/results.md 4n).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from dexndm.data.store import EpisodeStore
 from dexndm.eval.cells import make_cells
 from dexndm.eval.policies import load_policy
 from dexndm.eval.reality_eval import run_reality_episode
+from dexndm.hand.constants import NUM_JOINTS
 from dexndm.objects import resolve_object
 from dexndm.reality.profile import load_profile
 from dexndm.reality.simulated import SimulatedReality
@@ -93,18 +97,31 @@ class Args:
     out: Path = Path("out/task_store")
 
 
+def corrects_a_base(policy) -> bool:
+    """Whether ``policy`` is a base + correction target chain (``dexndm.residual.deploy``), whose
+    sent targets are not its base's."""
+    return hasattr(policy, "base_targets") and hasattr(policy, "last_observation")
+
+
 class _ObservationRecorder:
-    """The policy, with every proprioceptive observation it is asked to act on kept in order."""
+    """The policy, with every proprioceptive observation it acts on kept in order; for a base +
+    correction chain, the observation its base read (its own targets in the history) and the
+    base's targets, so that a residual can be trained on these states against that base."""
 
     def __init__(self, policy) -> None:
-        self.policy, self.seen = policy, []
+        self.policy, self.seen, self.base = policy, [], []
 
     def __getattr__(self, name: str):
         return getattr(self.policy, name)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        self.seen.append(np.array(obs["proprio"][0], np.float32))
-        return self.policy.act(obs)
+        actions = self.policy.act(obs)
+        if corrects_a_base(self.policy):
+            self.seen.append(np.array(self.policy.last_observation[0], np.float32))
+            self.base.append(np.array(self.policy.base_targets[0], np.float32))
+        else:
+            self.seen.append(np.array(obs["proprio"][0], np.float32))
+        return actions
 
 
 def record_episode(
@@ -155,6 +172,8 @@ def record_episode(
     if recorder is not None:
         # one observation per step taken; the state after the last step has none
         arrays["proprio_obs"] = np.array(recorder.seen[: len(sent)], np.float32).reshape(len(sent), -1)
+        if recorder.base:
+            arrays["base_targets"] = np.array(recorder.base[: len(sent)], np.float32)
     stats = {"fell": bool(fell), "rot": float(metrics["rot"])}
     stats["physics_diverged"] = bool(metrics["physics_diverged"])
     return arrays, stats
@@ -172,7 +191,10 @@ def main(args: Args) -> None:
     schema = real_episode_schema(commanded_targets=True)
     if args.observations:
         dim = proprio_dim(10)  # run_reality_episode's history, the generalist's T = 10
-        schema = Schema({**schema, "proprio_obs": ((dim,), "float32")})
+        fields = {"proprio_obs": ((dim,), "float32")}
+        if corrects_a_base(policy):  # the residual trains against the base's targets, not the sent ones
+            fields["base_targets"] = ((NUM_JOINTS,), "float32")
+        schema = Schema({**schema, **fields})
     store = EpisodeStore.create(
         args.out,
         schema,

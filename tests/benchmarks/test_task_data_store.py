@@ -73,3 +73,41 @@ def test_with_observations_the_store_trains_a_residual_on_the_hands_own_states(t
     assert "real-hand episodes, whose positions are not the sim's" in capsys.readouterr().err
     assert main([*cmd, "--out", str(tmp_path / "r1")]) == 0
     assert "held-out real episodes" in capsys.readouterr().out
+
+
+def test_a_corrected_policys_store_keeps_its_base_targets_and_the_residual_trains_on_them(tmp_path):
+    """An on-policy round: the episodes of base + residual, recorded with the observation its base
+    read and the base's own targets, so that the next residual corrects the base (not the base plus
+    the previous correction)."""
+    import torch
+
+    from dexndm.demo import DEFAULT_BASE
+    from dexndm.dynamics import FitConfig
+    from dexndm.dynamics.pipeline import DynamicsTrainingConfig, train_dynamics
+    from dexndm.residual.checkpoint import save_residual
+    from dexndm.residual.cli import TrainResidualCmd
+    from dexndm.residual.model import ResidualConfig, ResidualPolicyNet
+    from dexndm.residual.rollout import observation_target_lag
+
+    torch.manual_seed(0)
+    net = ResidualPolicyNet(ResidualConfig(hidden=(16,), max_correction=0.05))
+    with torch.no_grad():  # the head starts at zero (no correction); make one that is visibly there
+        net.head.bias.fill_(1.0)
+    policy = save_residual(tmp_path / "residual.pt", net, {"base_policy": str(DEFAULT_BASE)})
+    args = tds.Args(
+        reality="mild", base=str(policy), episodes=2, episode_steps=50, segment=25, grasp_candidates=32,
+        observations=True, grasp_cache_dir=tmp_path / "grasps", out=tmp_path / "store",
+    )  # fmt: skip
+    tds.main(args)
+    fields = ("joint_pos", "joint_targets", "base_targets", "proprio_obs")
+    arrays = load_episode_arrays(args.out, fields)
+    sent, base = arrays["joint_targets"], arrays["base_targets"]
+    # the sent targets carry the correction, the base's do not; the observations hold the base's
+    assert np.abs(sent - base).mean() > 1e-3
+    assert observation_target_lag(arrays["proprio_obs"], base, 10) == 1
+
+    fit = FitConfig(steps=10, batch_size=32, eval_every=10, progress=False)
+    train_dynamics(tmp_path / "ndm", sim_data=args.out, cfg=DynamicsTrainingConfig(window=5, hidden=(16,),
+                   pretrain=fit, finetune=fit))  # fmt: skip
+    inputs = TrainResidualCmd(dynamics=tmp_path / "ndm" / "dynamics.pt", sim_data=args.out).inputs()
+    np.testing.assert_array_equal(inputs.train.windows.joint_targets.numpy(), base)

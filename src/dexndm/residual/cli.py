@@ -185,9 +185,13 @@ class TrainResidualCmd:
         indices = store.select(fell_step=lambda s: s < 0) if self.held_only else None
         min_steps = dynamics.window + max(self.horizon, self.eval_horizon) + 1
         recorded_currents = drive is not None and reference_drive is None
-        fields = ("joint_pos", "joint_targets", "proprio_obs")
+        # a base + residual's own episodes (task_data_store --observations) carry the base's targets
+        # beside the sent ones: the residual corrects the base, so it trains against those
+        targets = "base_targets" if "base_targets" in store.schema else "joint_targets"
+        fields = ("joint_pos", targets, "proprio_obs")
         fields += ("motor_current",) if recorded_currents else ()
         arrays = load_episode_arrays(self.sim_data, fields, indices, min_steps)
+        arrays["joint_targets"] = arrays.pop(targets)
         train, evaluation = split_residual_episodes(arrays, dynamics.window, self.eval_fraction, self.seed)
         return ResidualInputs(
             dynamics=dynamics, reference=reference, drive=drive, reference_drive=reference_drive,

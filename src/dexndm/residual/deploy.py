@@ -67,6 +67,14 @@ class TargetChainPolicy:
         self._fresh: np.ndarray | None = None
         self.steps = 0
         self.clipped = 0
+        self.last_observation: np.ndarray | None = None
+        """``(N, D)`` the observation the last ``act`` chose its targets from: the given one with the
+        base's own targets in its history (what the base and the residual read), for recorders."""
+
+    @property
+    def base_targets(self) -> np.ndarray | None:
+        """``(N, 16)`` rad: the base's own targets of the last ``act`` (before any correction)."""
+        return None if self._base is None else np.array(self._base)
 
     @property
     def action_limit(self) -> float:
@@ -105,6 +113,7 @@ class TargetChainPolicy:
             self._fresh[:] = False
         seen = proprio.copy()
         seen[:, : history * 2 * C.NUM_JOINTS].reshape(n, history, 2, C.NUM_JOINTS)[:, :, 1] = self._base_hist
+        self.last_observation = seen
         targets, self._base = self._step({"proprio": seen}, self._base)
         push_history(self._base_hist, self._base)
         raw = (np.asarray(targets, dtype=np.float64) - self._held) / C.ACTION_SCALE
