@@ -78,7 +78,8 @@ class TrainResidualCmd:
     its closed-loop episodes on the real hand with the observations it acted on
     (``benchmarks/task_data_store.py --observations``): the residual then trains on the states the
     hand itself visits, scored against the sim-trained models (--score-against sim-model, and with
-    --drive, --current-against sim-model)."""
+    --drive, --current-against sim-model). Recorded under a base + residual, such a store also holds
+    the base's own targets (base_targets), which the residual then trains against: an on-policy round."""
     out: Path = Path("runs/residual")
     base: str | None = None
     """The base policy the residual corrects (default: the policy that recorded --sim-data)."""
