@@ -35,6 +35,7 @@ from dexndm.dynamics.checkpoint import load_dynamics
 from dexndm.eval.cells import make_cells
 from dexndm.eval.policies import load_policy
 from dexndm.objects import resolve_object
+from dexndm.residual.rollout import rollout_with_currents
 from dexndm.sim.grasp import GraspConfig, cached_grasps
 from dexndm.sim.wrists_axes import parse_wrist
 
@@ -59,41 +60,9 @@ class Args:
     """Episode indices (grasp draws) start here: apart from task_data_store's 0.. and 1000.. ranges."""
 
 
-class _BaseTargetRecorder:
-    """The policy, with the base's own target kept after each act (the chain's state for base +
-    correction ONNX policies; None for a plain base, whose sent targets are its own)."""
-
-    def __init__(self, policy) -> None:
-        self.policy, self.base = policy, []
-
-    def __getattr__(self, name: str):
-        return getattr(self.policy, name)
-
-    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        actions = self.policy.act(obs)
-        chain = getattr(self.policy, "base_targets", None)
-        self.base.append(None if chain is None else np.array(chain[0], np.float32))
-        return actions
-
-
 def _windows(x: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
     """``(N, length, J)``: ``x[t + start : t + start + length]`` for each window end t in ``stop``."""
     return np.stack([x[t + start : t + start + length] for t in stop])
-
-
-def rollout_with_drive(dynamics, drive, q_hist: torch.Tensor, a_seq: torch.Tensor):
-    """The dynamics model's open-loop rollout ``(B, K, J)`` and, with a drive model, its currents
-    along it ``(B, K, J)`` mA, each from the window the step is predicted from (as the residual
-    trainer's reference, ``ResidualRollout.references``)."""
-    w = dynamics.window
-    if drive is None:
-        return dynamics.rollout(q_hist, a_seq), None
-    q, currents = list(q_hist.unbind(1)), []
-    for k in range(a_seq.shape[1] - w + 1):
-        q_window, a_window = torch.stack(q[-w:], 1), a_seq[:, k : k + w]
-        currents.append(drive(q_window, a_window))
-        q.append(dynamics(q_window, a_window))
-    return torch.stack(q[w:], 1), torch.stack(currents, 1)
 
 
 def score_episode(
@@ -121,10 +90,10 @@ def score_episode(
     with_drive = current is not None and sim_drive is not None and real_drive is not None
     with torch.no_grad():
         base_seq, sent_seq = (t(_windows(x, -(w - 1), ends, w + horizon - 1)) for x in (base, sent))
-        reference, ref_current = rollout_with_drive(
+        reference, ref_current = rollout_with_currents(
             sim_model, sim_drive if with_drive else None, q_hist, base_seq
         )
-        predicted, pred_current = rollout_with_drive(
+        predicted, pred_current = rollout_with_currents(
             real_model, real_drive if with_drive else None, q_hist, sent_seq
         )
     gap = lambda a, b: (a - b).abs().mean(dim=(1, 2)).numpy()  # noqa: E731
@@ -169,16 +138,16 @@ def main(args: Args) -> None:
     for path in args.policies:
         rots, scores = [], []
         for e in range(args.first_episode, args.first_episode + args.episodes):
-            recorder = _BaseTargetRecorder(load_policy(path))
             cell = cells[e % len(cells)]
             draw = int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30))
+            # with observations, a base + correction policy's episode carries its base's targets
             arrays, stats = record_episode(
-                recorder, args.reality, cell, grasps[cell.object], draw % len(grasps[cell.object]),
-                args.seed + GRASP_SEED_OFFSET + e, args.episode_steps,
+                load_policy(path), args.reality, cell, grasps[cell.object], draw % len(grasps[cell.object]),
+                args.seed + GRASP_SEED_OFFSET + e, args.episode_steps, observations=True,
             )  # fmt: skip
             rots.append(stats["rot"])
             sent = arrays["joint_targets"]
-            base = sent if recorder.base[0] is None else np.stack(recorder.base[: len(sent)])
+            base = arrays.get("base_targets", sent)  # a plain base's sent targets are its own
             scored = score_episode(
                 sim_model, real_model, arrays["joint_pos"], sent, base, args.horizon,
                 arrays["motor_current"], sim_drive, real_drive,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from objective_truth import rollout_with_drive, score_episode
+from objective_truth import score_episode
 
 from dexndm.dynamics.models import DynamicsConfig, build_dynamics
+from dexndm.residual.rollout import rollout_with_currents
 
 
 def _hand(seed: int):
@@ -63,7 +64,7 @@ def test_currents_line_up_with_the_windows_they_are_predicted_from():
     sent = torch.as_tensor(0.3 * rng.standard_normal((1, steps, 16)), dtype=torch.float32)
     q_init = torch.as_tensor(0.1 * rng.standard_normal((1, w, 16)), dtype=torch.float32)
     with torch.no_grad():
-        q, current = rollout_with_drive(hand, drive, q_init, sent)
+        q, current = rollout_with_currents(hand, drive, q_init, sent)
     q = torch.cat([q_init, q], dim=1)[0].numpy()
     # the current predicted from the window ending at t is read with the state of t + 1
     current = np.concatenate([np.zeros((w, 16), np.float32), current[0].numpy()])

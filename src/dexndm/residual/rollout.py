@@ -192,6 +192,24 @@ def split_residual_episodes(
     )
 
 
+def rollout_with_currents(
+    dynamics: DynamicsModel, drive: JointDriveModel | None, q_hist: Tensor, a_seq: Tensor
+) -> tuple[Tensor, Tensor | None]:
+    """``dynamics``' open-loop rollout ``(B, K, J)`` from ``q_hist`` ``(B, W, J)`` under ``a_seq``
+    ``(B, W + K - 1, J)`` (as :meth:`DynamicsModel.rollout`) and, with a ``drive`` model, its
+    currents along that rollout ``(B, K, J)`` mA, each from the window the step is predicted from
+    (else None)."""
+    if drive is None:
+        return dynamics.rollout(q_hist, a_seq), None
+    w = dynamics.window
+    q, currents = list(q_hist.unbind(1)), []
+    for k in range(a_seq.shape[1] - w + 1):
+        q_window, a_window = torch.stack(q[-w:], 1), a_seq[:, k : k + w]
+        currents.append(drive(q_window, a_window))
+        q.append(dynamics(q_window, a_window))
+    return torch.stack(q[w:], 1), torch.stack(currents, 1)
+
+
 class ResidualRollout(nn.Module):
     """``K`` steps of the frozen model under residual-corrected targets (see the module docstring)."""
 
@@ -255,14 +273,7 @@ class ResidualRollout(nn.Module):
             return batch.q_future, None
         w, history_len = self.reference.window, batch.q_hist.shape[1]
         q_hist, targets = batch.q_hist[:, history_len - w :], batch.a_seq[:, history_len - w :]
-        if self.reference_drive is None:
-            return self.reference.rollout(q_hist, targets), None
-        q, currents = list(q_hist.unbind(1)), []
-        for k in range(targets.shape[1] - w + 1):
-            q_window, a_window = torch.stack(q[-w:], 1), targets[:, k : k + w]
-            currents.append(self.reference_drive(q_window, a_window))
-            q.append(self.reference(q_window, a_window))
-        return torch.stack(q[w:], 1), torch.stack(currents, 1)
+        return rollout_with_currents(self.reference, self.reference_drive, q_hist, targets)
 
     def _sent(self, base: Tensor, correction: Tensor, previous: Tensor | None) -> Tensor:
         """The target the hand gets: base + correction within the joint limits and, after the
