@@ -146,8 +146,7 @@ def record_task_segments(
     Grasps are drawn from the seed-``args.seed`` grasp cache with ``draw_seed``; episode ``e``
     runs on a hand seeded ``first_hand_seed + e``.
     """
-    from task_data_store import record_episode
-
+    from dexndm.collect.task import record_episode
     from dexndm.eval.cells import make_cells
     from dexndm.eval.policies import load_policy
     from dexndm.objects import resolve_object

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import tyro
-from task_data_store import GRASP_SEED_OFFSET, record_episode
 
+from dexndm.collect.task import GRASP_SEED_OFFSET, episode_draw, record_episode
 from dexndm.dynamics.checkpoint import load_dynamics
 from dexndm.eval.cells import make_cells
 from dexndm.eval.policies import load_policy
@@ -139,7 +139,7 @@ def main(args: Args) -> None:
         rots, scores = [], []
         for e in range(args.first_episode, args.first_episode + args.episodes):
             cell = cells[e % len(cells)]
-            draw = int(np.random.default_rng([args.seed + GRASP_SEED_OFFSET, e]).integers(1 << 30))
+            draw = episode_draw(args.seed, e)
             # with observations, a base + correction policy's episode carries its base's targets
             arrays, stats = record_episode(
                 load_policy(path), args.reality, cell, grasps[cell.object], draw % len(grasps[cell.object]),

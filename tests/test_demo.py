@@ -85,6 +85,53 @@ def test_demo_fits_on_a_given_chaos_box_store_without_collecting(demo_run, grasp
     assert sources["extra"]["sim_data"]["path"] == str((demo_run / "sim").resolve())
 
 
+def test_on_policy_rounds_train_each_residual_on_the_corrected_hands_states(demo_run, grasp_cache, tmp_path):
+    """--on-policy-rounds 2: round 1 records base + the sim-state residual on the reality and trains
+    a residual on those states against the base's own targets; round 2 records base + round 1's and
+    trains on both rounds' states; the table shows the sim-state residual beside the last round's."""
+    from dexndm.data.store import EpisodeStore
+    from dexndm.dynamics.datasets import load_episode_arrays
+
+    base = demo_run.parent / "generalist.pt"
+    out = tmp_path / "out"
+    args = [
+        "demo", "--base", str(base), "--object", "cube", "--episode-steps", "30", "--sim-episodes", "4",
+        "--real-data", str(demo_run / "real"), "--pretrain-steps", "20", "--finetune-steps", "10",
+        "--residual-steps", "4", "--residual-horizon", "3", "--max-correction", "0.02",
+        "--eval-episodes", "2", "--video-steps", "0", "--grasp-candidates", "48",
+        "--grasp-cache-dir", grasp_cache, "--threads", "1", "--no-progress",
+        "--on-policy-rounds", "2", "--on-policy-episodes", "3", "--out", str(out),
+    ]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["results"]) == ["sim", "direct", "sim_states", "dexndm"]
+    assert {"on-policy round 1", "on-policy round 2"} <= set(summary["stages_s"])
+    rounds = out / "on_policy"
+    first, second = EpisodeStore(rounds / "round1" / "episodes", readonly=True), None
+    # round 1 ran the sim-state residual; round 2 the residual round 1 trained
+    assert first.dataset_meta["info"]["policy"] == str(out / "residual" / "policy.onnx")
+    second = EpisodeStore(rounds / "round2" / "episodes", readonly=True)
+    assert second.dataset_meta["info"]["policy"] == str(rounds / "round1" / "residual" / "policy.onnx")
+    # the base's own targets beside the sent ones (tests/benchmarks/test_task_data_store.py checks that
+    # they differ under a visible correction; this tiny residual's is about zero)
+    arrays = load_episode_arrays(
+        rounds / "round1" / "episodes", ("joint_targets", "base_targets", "proprio_obs")
+    )
+    assert arrays["base_targets"].shape == arrays["joint_targets"].shape
+    # each residual corrects the base, from the states of every round so far, scored against sim models
+    for r, data, pieces in ((1, "episodes", len(first)), (2, "all_rounds", len(first) + len(second))):
+        sidecar = json.loads((rounds / f"round{r}" / "residual" / "residual.pt.json").read_text())["extra"]
+        assert sidecar["base_policy"] == str(base)
+        assert sidecar["sim_data"]["path"] == str((rounds / f"round{r}" / data).resolve())
+        assert sidecar["sim_data"]["episodes"] == pieces
+        assert "reference_dynamics" in sidecar
+    # the deployed row is the last round's policy; a rerun records and trains nothing new
+    before = (len(first), len(second))
+    assert main(args) == 0
+    again = tuple(len(EpisodeStore(rounds / f"round{r}" / "episodes", readonly=True)) for r in (1, 2))
+    assert again == before
+
+
 def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():
     import tyro
 
@@ -107,6 +154,7 @@ def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():
         ("--axis", "0,0,0", "not all zero, got '0,0,0'"),
         ("--threads", "0", "--threads must be at least 1"),
         ("--residual-data", "no_such_store", "is not an episode store"),
+        ("--on-policy-rounds", "-1", "give rounds >= 0"),
     ],
 )
 def test_demo_rejects_bad_input_before_any_stage_runs(tmp_path, capsys, flag, value, says):

@@ -88,6 +88,16 @@ class DemoConfig:
     """Above 0: fit a drive model of the hand's motor currents on the collected episodes and add
     the current-matching term to the residual's objective with this weight (``dexndm train
     residual --drive``; ours, not the paper's; docs/results.md section 4e). 0: the paper's."""
+    on_policy_rounds: int = 0
+    """After the residual: rounds of on-policy correction (ours, not the paper's; docs/results.md
+    4n). Each round records ``--on-policy-episodes`` task episodes per wrist of base + the latest
+    residual on the reality (training shapes, closed loop, with the observation its base read and
+    the base's own targets), then trains a new residual on the states of every round so far
+    (DAgger's aggregation), through the same models. The table gains a row for the residual
+    trained on the sim's states. On a physical hand each such episode ends with someone putting
+    the object back (the Chaos Box needs no one); here the reset is free. 0: the paper's loop."""
+    on_policy_episodes: int = 64
+    """Task episodes per wrist orientation in each on-policy round."""
     eval_episodes: int = 6
     """Episodes per (object, wrist, axis) cell and policy, on the test split of shapes."""
     video_steps: int = 200
@@ -130,6 +140,13 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     object_entries(cfg.objects, "test")
     if cfg.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {cfg.threads}")
+    if cfg.on_policy_rounds < 0 or (cfg.on_policy_rounds > 0 and cfg.on_policy_episodes < 1):
+        raise ValueError(
+            f"--on-policy-rounds {cfg.on_policy_rounds} with --on-policy-episodes {cfg.on_policy_episodes}: "
+            "give rounds >= 0 (0: none) and at least one episode per wrist"
+        )
+    if cfg.on_policy_rounds > 0:
+        _task_segment(cfg)  # episodes long enough for a training window
     cfg = replace(cfg, wrists=tuple(wrist_labels(cfg.wrists)), axes=tuple(axis_labels(cfg.axes)))
     if not Path(cfg.base).exists():
         raise FileNotFoundError(
@@ -170,6 +187,11 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
             hand="sim", reality=cfg.reality, out=real, progress=cfg.progress, config=chaos_config(cfg),
         ).run)  # fmt: skip
     deployed = fit_residual(cfg, out, out / "sim", real, stages)
+    rounds = [deployed]
+    for r in range(1, cfg.on_policy_rounds + 1):
+        step = lambda r=r: on_policy_round(cfg, out, r, rounds[-1])  # noqa: E731
+        rounds.append(_timed(stages, f"on-policy round {r}", step))
+    deployed = rounds[-1]
 
     cells = {"objects": cfg.objects, "wrists": cfg.wrists, "axes": cfg.axes}
     common = {"episodes_per_cell": cfg.eval_episodes, "seed": cfg.seed, "episode_steps": steps}
@@ -179,7 +201,10 @@ def run_demo(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         load_policy(cfg.base), **cells, **common, num_envs=min(16, cfg.eval_episodes),
         out_dir=out / "eval" / "sim", progress=cfg.progress,
     ))  # fmt: skip
-    for name, policy in (("direct", cfg.base), ("dexndm", deployed)):
+    rows = [("direct", cfg.base), ("dexndm", deployed)]
+    if cfg.on_policy_rounds > 0:  # the residual the rounds started from, on the same grasps
+        rows.insert(1, ("sim_states", rounds[0]))
+    for name, policy in rows:
         results[name] = _timed(stages, f"eval {name}", lambda p=policy, n=name: evaluate_reality_cells(
             cfg, p, out / "eval" / n
         ))  # fmt: skip
@@ -242,11 +267,13 @@ def _warn_untrained(base: str, untrained: dict[str, list[str]]) -> None:
     )
 
 
-def residual_command(cfg: DemoConfig, out: Path, sim: Path | None = None) -> TrainResidualCmd:
+def residual_command(
+    cfg: DemoConfig, out: Path, sim: Path | None = None, residual_out: Path | None = None
+) -> TrainResidualCmd:
     """The ``dexndm train residual`` the demo runs in ``out`` (its models in ``out/ndm`` and
     ``out/drive``; trained on the base's sim episodes ``sim``, default ``out/sim``, or on
-    ``cfg.residual_data``); also how tools rescore a finished run's residual objective
-    (``benchmarks/gain_oracle.py``)."""
+    ``cfg.residual_data``; written to ``residual_out``, default ``out/residual``); also how tools
+    rescore a finished run's residual objective (``benchmarks/gain_oracle.py``)."""
     from dexndm.residual.cli import TrainResidualCmd
 
     options: dict[str, Any] = {} if cfg.max_correction is None else {"max_correction": cfg.max_correction}
@@ -257,7 +284,8 @@ def residual_command(cfg: DemoConfig, out: Path, sim: Path | None = None) -> Tra
     sim = out / "sim" if sim is None else sim
     residual_data = sim if cfg.residual_data is None else Path(cfg.residual_data)
     return TrainResidualCmd(
-        dynamics=out / "ndm" / "dynamics.pt", sim_data=residual_data, out=out / "residual", base=cfg.base,
+        dynamics=out / "ndm" / "dynamics.pt", sim_data=residual_data, out=residual_out or out / "residual",
+        base=cfg.base,
         steps=cfg.residual_steps, horizon=cfg.residual_horizon, eval_every=max(cfg.residual_steps // 5, 1),
         seed=cfg.seed, threads=cfg.threads, progress=cfg.progress, **options,
     )  # fmt: skip
@@ -284,6 +312,59 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     _timed(stages, "residual", residual_command(cfg, out, sim).run)
     deployed = out / "residual" / "policy.onnx"
     return deployed if deployed.exists() else out / "residual" / "residual.pt"
+
+
+ON_POLICY_FIRST_EPISODE = 100_000
+"""Round r's task episodes are indices r * this onwards: no grasp draw repeats across rounds."""
+
+
+def on_policy_round(cfg: DemoConfig, out: Path, r: int, policy: Path) -> Path:
+    """On-policy round ``r`` into ``out/on_policy/round{r}``: task episodes of ``policy`` (base +
+    the latest residual) on the reality, then a residual trained on every round's states so far
+    against the base's own targets; returns the deployed base + new residual."""
+    from dexndm.collect.task import TaskRecording, record_task_store
+    from dexndm.data.merge import merge_stores
+
+    here = out / "on_policy" / f"round{r}"
+    episodes = cfg.on_policy_episodes * len(cfg.wrists)
+    report = record_task_store(
+        TaskRecording(
+            reality=cfg.reality, policy=str(policy), objects=cfg.objects, wrists=cfg.wrists, axes=cfg.axes,
+            episodes=episodes, episode_steps=cfg.episode_steps, segment=_task_segment(cfg),
+            grasp_candidates=cfg.grasp_candidates, grasp_cache_dir=cfg.grasp_cache_dir, seed=cfg.seed,
+            observations=True, first_episode=r * ON_POLICY_FIRST_EPISODE,
+        ),
+        here / "episodes", command=f"dexndm demo (on-policy round {r})", progress=cfg.progress,
+    )  # fmt: skip
+    if report.pieces == 0:
+        raise RuntimeError(
+            f"on-policy round {r}: none of {episodes} task episodes lasted {_task_segment(cfg)} steps on "
+            f"{cfg.reality}, so there are no states to train on; give more --on-policy-episodes"
+        )
+    rot = "" if np.isnan(report.mean_rot) else f"; mean Rot {report.mean_rot:.2f} rad over those recorded now"
+    print(f"on-policy round {r}: {report.pieces} pieces of task episodes{rot}")
+    data = here / "episodes"
+    if r > 1:  # DAgger: the states of every round so far
+        data = here / "all_rounds"
+        sources = [out / "on_policy" / f"round{k}" / "episodes" for k in range(1, r + 1)]
+        merge_stores(data, sources, command=f"dexndm demo (on-policy round {r})")
+    residual = here / "residual"
+    residual_command(replace(cfg, residual_data=str(data)), out, residual_out=residual).run()
+    deployed = residual / "policy.onnx"
+    return deployed if deployed.exists() else residual / "residual.pt"
+
+
+def _task_segment(cfg: DemoConfig) -> int:
+    """Stored piece length of on-policy task episodes: each piece must hold one of the residual's
+    training windows (the model's 10-step history, the K-step rollout and its 10-step check, and
+    the next state); 40 steps (two such windows) unless an episode is shorter."""
+    need = 10 + max(cfg.residual_horizon, 10) + 1
+    if cfg.episode_steps < need:
+        raise ValueError(
+            f"--episode-steps {cfg.episode_steps} is shorter than one residual training window "
+            f"({need} steps): give longer episodes or leave --on-policy-rounds at 0"
+        )
+    return min(cfg.episode_steps, max(40, need))
 
 
 def evaluate_reality_cells(cfg: DemoConfig, policy: str | Path, out_dir: Path, profile: Any = None) -> Any:
@@ -367,9 +448,12 @@ def _print(summary: dict[str, Any]) -> None:
                   f"axis {', '.join(cfg['axes'])}; reality profile {cfg['reality']}")  # fmt: skip
     for col in ("policy", "Rot (rad)", "TTF (s)", "omega.k (rad/s)", "episodes"):
         table.add_column(col)
+    rounds = cfg.get("on_policy_rounds", 0)
     labels = {
         "sim": "base in training sim", "direct": "base on reality (direct)",
-        "dexndm": f"base + residual ({cfg.get('arch', 'joint')} NDM)",
+        "sim_states": "base + residual (sim's states)",
+        "dexndm": f"base + residual ({cfg.get('arch', 'joint')} NDM"
+        + (f", {rounds} on-policy round{'s' if rounds > 1 else ''})" if rounds else ")"),
     }  # fmt: skip
     for name, r in summary["results"].items():
         table.add_row(
@@ -403,6 +487,9 @@ def _print(summary: dict[str, Any]) -> None:
                       "those cells with that in mind")  # fmt: skip
 
 
+_COLOURS = {"sim": "#888888", "direct": "#d62728", "sim_states": "#ff7f0e", "dexndm": "#2ca02c"}
+
+
 def _plot(summary: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -414,7 +501,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     for ax, key, label in ((axes[0], "rot", "Rot (rad)"), (axes[1], "ttf_s", "TTF (s)")):
         ax.bar(names, [res[n][key] for n in names], yerr=[res[n][f"{key}_std"] for n in names],
-               color=["#888888", "#d62728", "#2ca02c"][: len(names)], capsize=4)  # fmt: skip
+               color=[_COLOURS.get(n, "#1f77b4") for n in names], capsize=4)  # fmt: skip
         ax.set_ylabel(label)
     fig.suptitle(f"reality profile {summary['config']['reality']}")
     fig.tight_layout()
