@@ -10,7 +10,9 @@ made first: the box is the slow part (0.3-1.1x real time per orientation on this
 benchmarks/RESULTS.md "Collection speed" and "Tables 4/5"). Per cell and row the table gives Rot (rad) and
 TTF (s), mean +- sample std over seeds of each seed's mean; the last line averages over cells,
 which is what the issue's 1.5x headline is measured on. ``--baselines finger whole`` adds the
-paper's finger-wise and whole-hand dynamics-model rows on each run's data; ``--policies`` adds any
+paper's finger-wise and whole-hand dynamics-model rows on each run's data; with
+``--demo.on-policy-rounds N`` the DexNDM row is the residual after N on-policy rounds (ours,
+docs/results.md 4n) and the residual before them is a row of its own; ``--policies`` adds any
 deployable policy (the fine-tune baselines) as a row scored on the same grasps; ``--reference``
 adds the base on the profile with mild's motors, bus and encoders (a hand whose joints move about
 as the sim's: what DexNDM's correction aims for), the yardstick for how much of the gap is
@@ -57,9 +59,13 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 ROWS = ("sim", "direct", "dexndm")
 REFERENCE = "sim_like_hand"
 """The ``--reference`` row: the base on the profile with mild's motors, bus and encoders."""
-LABELS = {"sim": "sim", "direct": "direct", "dexndm": "DexNDM", REFERENCE: "sim-like hand (reference)"} | {
-    k: f"{MODEL_NAMES[k]} NDM" for k in ("finger", "whole")
-}
+SIM_STATES = "sim_states"
+"""With ``--demo.on-policy-rounds``, the residual trained on the sim's states alone (before the rounds)."""
+LABELS = (
+    {"sim": "sim", "direct": "direct", "dexndm": "DexNDM", REFERENCE: "sim-like hand (reference)"}
+    | {SIM_STATES: "DexNDM without on-policy rounds"}
+    | {k: f"{MODEL_NAMES[k]} NDM" for k in ("finger", "whole")}
+)
 
 
 @dataclass
@@ -225,7 +231,9 @@ def policy_row(cfg: DemoConfig, label: str, template: str, profile: str, run_dir
 def main(args: Args) -> None:
     episode_s = args.demo.episode_steps * C.CONTROL_DT
     policies = parse_policy_rows(args.policies)
-    extra_rows = (*args.baselines, *policies, *((REFERENCE,) if args.reference else ()))
+    rounds = args.demo.on_policy_rounds  # DexNDM's row is then the last round's residual
+    extra_rows = (*((SIM_STATES,) if rounds else ()), *args.baselines, *policies)
+    extra_rows += (REFERENCE,) if args.reference else ()
     for label, template in policies.items():  # before the hours of collection, not after
         for profile in args.profiles:
             for seed in args.seeds:
@@ -262,7 +270,11 @@ def main(args: Args) -> None:
                 )  # fmt: skip
                 summary = run_dir / "summary.json"
                 if summary.exists():
-                    check_reuse(summary, base=base, reality=profile, seed=seed, wrists=wrists, axes=axes)
+                    # runs made before the option existed had no rounds
+                    more = {"on_policy_rounds": rounds} if rounds else {}
+                    check_reuse(
+                        summary, base=base, reality=profile, seed=seed, wrists=wrists, axes=axes, **more
+                    )
                 else:
                     t0 = time.perf_counter()
                     run_demo(cfg, run_dir)
