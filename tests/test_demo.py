@@ -106,6 +106,10 @@ def test_on_policy_rounds_train_each_residual_on_the_corrected_hands_states(demo
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["results"]) == ["sim", "direct", "sim_states", "dexndm"]
     assert {"on-policy round 1", "on-policy round 2"} <= set(summary["stages_s"])
+    # the reality rows share their grasps: each pair is scored episode by episode
+    paired = summary["paired_rot"]
+    assert set(paired) == {"sim_states - direct", "dexndm - direct", "dexndm - sim_states"}
+    assert all(d["n"] == 2 for d in paired.values())
     rounds = out / "on_policy"
     first, second = EpisodeStore(rounds / "round1" / "episodes", readonly=True), None
     # round 1 ran the sim-state residual; round 2 the residual round 1 trained
@@ -130,6 +134,35 @@ def test_on_policy_rounds_train_each_residual_on_the_corrected_hands_states(demo
     assert main(args) == 0
     again = tuple(len(EpisodeStore(rounds / f"round{r}" / "episodes", readonly=True)) for r in (1, 2))
     assert again == before
+
+
+def test_on_policy_refit_fine_tunes_the_models_on_the_rounds_task_episodes(demo_run, grasp_cache, tmp_path):
+    """--on-policy-refit: the round's residual trains through a dynamics and a drive model
+    fine-tuned on the round's task episodes, from the run's own sim-pretrained stages, which stay
+    its references."""
+    from dexndm.data.artifacts import sha256_path
+
+    out = tmp_path / "out"
+    args = [
+        "demo", "--base", str(demo_run.parent / "generalist.pt"), "--object", "cube", "--episode-steps", "30",
+        "--sim-episodes", "4", "--real-data", str(demo_run / "real"), "--pretrain-steps", "20",
+        "--finetune-steps", "10", "--residual-steps", "4", "--residual-horizon", "3", "--drive-weight", "5",
+        "--eval-episodes", "2", "--video-steps", "0", "--grasp-candidates", "48",
+        "--grasp-cache-dir", grasp_cache, "--threads", "1", "--no-progress",
+        "--on-policy-rounds", "1", "--on-policy-episodes", "3", "--on-policy-refit", "--out", str(out),
+    ]  # fmt: skip
+    assert main(args) == 0
+    here = out / "on_policy" / "round1"
+    sidecar = json.loads((here / "residual" / "residual.pt.json").read_text())["extra"]
+    assert sidecar["dynamics"]["path"] == str((here / "ndm" / "dynamics.pt").resolve())
+    assert sidecar["drive"]["path"] == str((here / "drive" / "drive.pt").resolve())
+    # the refitted model was fine-tuned on the round's episodes, not the Chaos Box
+    refit = json.loads((here / "ndm" / "dynamics.pt.json").read_text())["extra"]["inputs"]
+    assert refit["real_data"]["path"] == str((here / "episodes").resolve())
+    # scored against the run's own sim-trained models
+    for ref, run in (("reference_dynamics", out / "ndm" / "pretrain" / "best.pt"),
+                     ("reference_drive", out / "drive" / "pretrain.pt")):  # fmt: skip
+        assert sidecar[ref]["sha256"] == sha256_path(run)
 
 
 def test_demo_takes_the_object_wrist_and_axis_flags_of_eval():

@@ -98,6 +98,11 @@ class DemoConfig:
     the object back (the Chaos Box needs no one); here the reset is free. 0: the paper's loop."""
     on_policy_episodes: int = 64
     """Task episodes per wrist orientation in each on-policy round."""
+    on_policy_refit: bool = False
+    """Also refit the real hand's models in each on-policy round: the dynamics (and drive) model
+    fine-tuned again from the sim-pretrained one on every round's task episodes, so the next
+    residual trains through models that have seen the corrected hand (docs/results.md 4k-4n
+    measured that loop by hand; 4o this flag). Off: every round trains through the Chaos Box models."""
     eval_episodes: int = 6
     """Episodes per (object, wrist, axis) cell and policy, on the test split of shapes."""
     video_steps: int = 200
@@ -295,23 +300,31 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     """Stages 3-4 into ``out``: the ``cfg.arch`` dynamics model (pre-trained on ``sim``, fine-tuned
     on the Chaos Box store ``real``), the drive model when ``cfg.drive_weight`` > 0, and the
     residual through them; returns the deployed base + residual policy."""
+    fit_models(cfg, sim, real, out, stages)
+    _timed(stages, "residual", residual_command(cfg, out, sim).run)
+    deployed = out / "residual" / "policy.onnx"
+    return deployed if deployed.exists() else out / "residual" / "residual.pt"
+
+
+def fit_models(
+    cfg: DemoConfig, sim: Path, real: Path, out: Path, stages: dict[str, float] | None = None
+) -> None:
+    """The real hand's models into ``out/ndm`` (and ``out/drive`` when ``cfg.drive_weight`` > 0):
+    pre-trained on ``sim`` (a stage already in ``out`` is resumed), fine-tuned on ``real``."""
     from dexndm.dynamics.cli import TrainDriveCmd, TrainDynamicsCmd
 
-    eval_every = max(cfg.finetune_steps // 5, 1)
+    stages = {} if stages is None else stages
     _timed(stages, "dynamics", TrainDynamicsCmd(
         arch=cfg.arch, sim_data=sim, real_data=real, out=out / "ndm",
-        pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, eval_every=eval_every,
-        finetune_rollout_horizon=cfg.finetune_horizon, seed=cfg.seed, threads=cfg.threads,
-        progress=cfg.progress,
+        pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps,
+        eval_every=max(cfg.finetune_steps // 5, 1), finetune_rollout_horizon=cfg.finetune_horizon,
+        seed=cfg.seed, threads=cfg.threads, progress=cfg.progress,
     ).run)  # fmt: skip
     if cfg.drive_weight > 0:
         _timed(stages, "drive", TrainDriveCmd(
             sim_data=sim, real_data=real, out=out / "drive", seed=cfg.seed, threads=cfg.threads,
             pretrain_steps=cfg.pretrain_steps, finetune_steps=cfg.finetune_steps, progress=cfg.progress,
         ).run)  # fmt: skip
-    _timed(stages, "residual", residual_command(cfg, out, sim).run)
-    deployed = out / "residual" / "policy.onnx"
-    return deployed if deployed.exists() else out / "residual" / "residual.pt"
 
 
 ON_POLICY_FIRST_EPISODE = 100_000
@@ -348,10 +361,28 @@ def on_policy_round(cfg: DemoConfig, out: Path, r: int, policy: Path) -> Path:
         data = here / "all_rounds"
         sources = [out / "on_policy" / f"round{k}" / "episodes" for k in range(1, r + 1)]
         merge_stores(data, sources, command=f"dexndm demo (on-policy round {r})")
+    models = out
+    if cfg.on_policy_refit:
+        models = here
+        refit_models(cfg, out, data, here)
     residual = here / "residual"
-    residual_command(replace(cfg, residual_data=str(data)), out, residual_out=residual).run()
+    residual_command(replace(cfg, residual_data=str(data)), models, out / "sim", residual).run()
     deployed = residual / "policy.onnx"
     return deployed if deployed.exists() else residual / "residual.pt"
+
+
+def refit_models(cfg: DemoConfig, out: Path, task_data: Path, here: Path) -> None:
+    """The run's dynamics (and drive) model fine-tuned again on ``task_data`` into ``here/ndm``
+    (``here/drive``), from the run's sim-pretrained stages, which are copied there so that the
+    fine-tune starts from them and the residual's sim-trained references are the same models."""
+    import shutil
+
+    if not (here / "ndm" / "pretrain").exists():
+        shutil.copytree(out / "ndm" / "pretrain", here / "ndm" / "pretrain")
+    if cfg.drive_weight > 0 and not (here / "drive" / "pretrain.pt").exists():
+        (here / "drive").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out / "drive" / "pretrain.pt", here / "drive" / "pretrain.pt")
+    fit_models(cfg, out / "sim", task_data, here)
 
 
 def _task_segment(cfg: DemoConfig) -> int:
@@ -401,7 +432,7 @@ def _summary(
     cfg: DemoConfig, results: dict[str, Any], stages: dict[str, float], untrained: dict[str, list[str]]
 ) -> dict[str, Any]:
     """Rot (rad) and TTF (s) per policy; gap closed = (dexndm - direct) / (sim - direct)."""
-    from dexndm.eval.report import gap_closed, rot_ratio
+    from dexndm.eval.report import gap_closed, paired_difference, rot_ratio
 
     episode_s = cfg.episode_steps * C.CONTROL_DT
     rows = {}
@@ -412,12 +443,17 @@ def _summary(
             "ttf_s_std": o["ttf_std"] * episode_s, "omega_k": o["omega_k_mean"], "episodes": o["n"],
         }  # fmt: skip
     sim, direct, ours = rows["sim"]["rot"], rows["direct"]["rot"], rows["dexndm"]["rot"]
+    # the reality rows share their grasps: differences episode by episode measure what the rows' spread hides
+    pairs = [(n, "direct") for n in results if n not in ("sim", "direct")]
+    pairs += [("dexndm", "sim_states")] if "sim_states" in results else []
+    paired = {f"{a} - {b}": paired_difference(results[a].episodes, results[b].episodes) for a, b in pairs}
     return {
         "config": asdict(cfg),
         "base_untrained": untrained,
         "results": rows,
         "rot_ratio": rot_ratio(ours, direct),
         "gap_closed": gap_closed(ours, direct, sim),
+        "paired_rot": paired,
         "by_wrist_axis": by_wrist_axis(results, episode_s),
         "stages_s": stages,
     }
@@ -467,6 +503,11 @@ def _print(summary: dict[str, Any]) -> None:
         f"Rot base+residual / direct: {'n/a' if ratio is None else f'{ratio:.2f}x'}; gap closed: "
         f"{'n/a' if closed is None else f'{100 * closed:.0f}%'}"
     )
+    for pair, d in summary.get("paired_rot", {}).items():
+        if d is not None:
+            a, b = (labels[n.strip()] for n in pair.split(" - "))
+            console.print(f"paired, {a} minus {b}: {d['mean']:+.2f} ± {d['se']:.2f} rad (standard error, "
+                          f"{d['n']} shared episodes)")  # fmt: skip
     console.print("stage wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages_s"].items()))
     cells = summary.get("by_wrist_axis", [])
     if len(cells) > 1:

@@ -31,3 +31,22 @@ def test_rot_ratio_only_over_a_base_that_turns_the_right_way():
     for direct in (-0.10, 0.0):
         assert rot_ratio(-0.04, direct) is None
         assert format_rot_ratio(-0.04, direct) == "-"
+
+
+def test_paired_difference_matches_episodes_by_cell_and_index_and_shrinks_the_spread():
+    import numpy as np
+
+    from dexndm.eval.report import paired_difference
+
+    rng = np.random.default_rng(0)
+    grasp = rng.normal(2.0, 1.5, 40)  # what each grasp gives any policy: the rows' large spread
+    rows = [{"object": "cyl/00", "wrist": "base_up", "axis": "+z", "episode": i} for i in range(40)]
+    base = [{**r, "rot": float(g)} for r, g in zip(rows, grasp, strict=True)]
+    better = [{**r, "rot": float(g + 0.3 + rng.normal(0, 0.1))} for r, g in zip(rows, grasp, strict=True)]
+    d = paired_difference(better[::-1], base)  # order does not matter, the labels do
+    assert d is not None and d["n"] == 40
+    assert abs(d["mean"] - 0.3) < 0.05 and d["se"] < 0.03  # unpaired: about 1.5 / sqrt(20) = 0.34
+    # episodes of another cell (or missing on one side) are not paired
+    other = [{**r, "wrist": "palm_up"} for r in better[:5]]
+    assert paired_difference(better[:3] + other, base)["n"] == 3
+    assert paired_difference(other, base) is None

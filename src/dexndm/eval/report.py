@@ -68,6 +68,32 @@ def format_gap_closed(rot: float, direct: float, sim: float) -> str:
     return "-" if closed is None else f"{closed:.0%}"
 
 
+def paired_difference(
+    a: list[dict[str, Any]], b: list[dict[str, Any]], metric: str = "rot"
+) -> dict[str, float] | None:
+    """Mean and standard error of ``a - b`` in ``metric`` over the episodes two evaluations share.
+
+    Rows of two policies on the same grasps (same cells, seed and episode index, as every
+    reality row of a ``dexndm demo`` run) differ by the policy alone, so their episode-by-episode
+    difference has a far smaller spread than either row: a 0.3 rad gain can be measured where
+    rows of 20 episodes have 1.5 rad standard deviations. Episodes are matched by their cell
+    labels and index; None when fewer than two match (no standard error).
+    """
+    import math
+
+    def key(row: dict[str, Any]) -> tuple[str, ...]:
+        return (row["object"], row["wrist"], row["axis"], str(row["episode"]))
+
+    theirs = {key(r): float(r[metric]) for r in b}
+    diffs = [float(r[metric]) - theirs[key(r)] for r in a if key(r) in theirs]
+    n = len(diffs)
+    if n < 2:
+        return None
+    mean = sum(diffs) / n
+    var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
+    return {"mean": mean, "se": math.sqrt(var / n), "n": n}
+
+
 def _csv_text(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     if rows:
