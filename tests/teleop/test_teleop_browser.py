@@ -339,10 +339,10 @@ def test_a_trained_policy_turns_the_object(browser, grasp_cache):
     obj = os.environ.get("DEXNDM_TELEOP_OBJECT", "normal_cylinder/02")
     with _trained_page(browser, grasp_cache, obj, open_hand=False) as (_, url, pg):
         pg.get_by_test_id("start").click()
-        # readouts every 0.5 s for 4 s; a drop regrasps and restarts the count, so only the
+        # readouts every 0.5 s for 6 s; a drop regrasps and restarts the count, so only the
         # readings of the first grasp count
         readings = []
-        for _ in range(8):
+        for _ in range(12):
             time.sleep(0.5)
             r = api_state(url)["readouts"]
             readings.append((r["time_since_grasp_s"], r["turned_rad"]))
@@ -354,5 +354,7 @@ def test_a_trained_policy_turns_the_object(browser, grasp_cache):
         turned = [a for _, a in held]
         rising = sum(b > a for a, b in zip(turned, turned[1:], strict=False))
         assert len(held) >= 4, f"dropped within 2 s: {readings}"
-        # the hold policy turns a cylinder ~0.02 rad in this time; the shipped generalist ~0.4
-        assert turned[-1] - turned[0] > 0.25 and rising >= len(held) - 2, readings
+        # the hold policy turns a cylinder ~0.02 rad in this time; the shipped generalist turns this
+        # one at about 0.06 rad/s in its first seconds (0.19-0.24 rad over 3.5-4 s measured here,
+        # and 0.064 rad/s in `evaluate` over the first 5 s in the training sim), so 0.3 over 5.5 s
+        assert turned[-1] - turned[0] > 0.15 and rising >= len(held) - 2, readings
