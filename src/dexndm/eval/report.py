@@ -75,9 +75,9 @@ def paired_difference(
 
     Rows of two policies on the same grasps (same cells, seed and episode index, as every
     reality row of a ``dexndm demo`` run) differ by the policy alone, so their episode-by-episode
-    difference has a far smaller spread than either row: a 0.3 rad gain can be measured where
-    rows of 20 episodes have 1.5 rad standard deviations. Episodes are matched by their cell
-    labels and index; None when fewer than two match (no standard error).
+    difference leaves out what each grasp alone decides, and its standard error is the one to
+    judge a gain by (docs/results.md 4o: up to 46% narrower than the unpaired one). Episodes are
+    matched by their cell labels and index; None when fewer than two match (no standard error).
     """
     import math
 
