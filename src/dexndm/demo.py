@@ -302,8 +302,14 @@ def fit_residual(cfg: DemoConfig, out: Path, sim: Path, real: Path, stages: dict
     residual through them; returns the deployed base + residual policy."""
     fit_models(cfg, sim, real, out, stages)
     _timed(stages, "residual", residual_command(cfg, out, sim).run)
-    deployed = out / "residual" / "policy.onnx"
-    return deployed if deployed.exists() else out / "residual" / "residual.pt"
+    return _deployed(out / "residual")
+
+
+def _deployed(residual: Path) -> Path:
+    """The policy ``dexndm train residual`` left in ``residual``: base + residual as one ONNX
+    policy, or the residual checkpoint where the base could not be exported."""
+    onnx = residual / "policy.onnx"
+    return onnx if onnx.exists() else residual / "residual.pt"
 
 
 def fit_models(
@@ -339,11 +345,11 @@ def on_policy_round(cfg: DemoConfig, out: Path, r: int, policy: Path) -> Path:
     from dexndm.data.merge import merge_stores
 
     here = out / "on_policy" / f"round{r}"
-    episodes = cfg.on_policy_episodes * len(cfg.wrists)
+    episodes, segment = cfg.on_policy_episodes * len(cfg.wrists), _task_segment(cfg)
     report = record_task_store(
         TaskRecording(
             reality=cfg.reality, policy=str(policy), objects=cfg.objects, wrists=cfg.wrists, axes=cfg.axes,
-            episodes=episodes, episode_steps=cfg.episode_steps, segment=_task_segment(cfg),
+            episodes=episodes, episode_steps=cfg.episode_steps, segment=segment,
             grasp_candidates=cfg.grasp_candidates, grasp_cache_dir=cfg.grasp_cache_dir, seed=cfg.seed,
             observations=True, first_episode=r * ON_POLICY_FIRST_EPISODE,
         ),
@@ -351,10 +357,10 @@ def on_policy_round(cfg: DemoConfig, out: Path, r: int, policy: Path) -> Path:
     )  # fmt: skip
     if report.pieces == 0:
         raise RuntimeError(
-            f"on-policy round {r}: none of {episodes} task episodes lasted {_task_segment(cfg)} steps on "
+            f"on-policy round {r}: none of {episodes} task episodes lasted {segment} steps on "
             f"{cfg.reality}, so there are no states to train on; give more --on-policy-episodes"
         )
-    rot = "" if np.isnan(report.mean_rot) else f"; mean Rot {report.mean_rot:.2f} rad over those recorded now"
+    rot = "" if np.isnan(report.mean_rot) else f"; mean Rot {report.mean_rot:.2f} rad over those stored now"
     print(f"on-policy round {r}: {report.pieces} pieces of task episodes{rot}")
     data = here / "episodes"
     if r > 1:  # DAgger: the states of every round so far
@@ -367,8 +373,7 @@ def on_policy_round(cfg: DemoConfig, out: Path, r: int, policy: Path) -> Path:
         refit_models(cfg, out, data, here)
     residual = here / "residual"
     residual_command(replace(cfg, residual_data=str(data)), models, out / "sim", residual).run()
-    deployed = residual / "policy.onnx"
-    return deployed if deployed.exists() else residual / "residual.pt"
+    return _deployed(residual)
 
 
 def refit_models(cfg: DemoConfig, out: Path, task_data: Path, here: Path) -> None:

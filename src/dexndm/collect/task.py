@@ -83,7 +83,7 @@ class TaskStoreReport:
     pieces: int
     """Pieces in the store after this call."""
     mean_rot: float
-    """Mean rotation (rad) of the episodes recorded by this call (nan if none)."""
+    """Mean rotation (rad) of the episodes this call stored (nan if none)."""
     wall_s: float
 
 
@@ -185,7 +185,6 @@ def record_task_store(
     *,
     command: str = "dexndm.collect.task",
     progress: bool = True,
-    log: Any = None,
 ) -> TaskStoreReport:
     """Record ``rec.episodes`` task episodes into the store at ``out`` (created, or resumed).
 
@@ -240,7 +239,6 @@ def record_task_store(
     indices = range(rec.first_episode, rec.first_episode + rec.episodes)
     keys = {e: f"task/{cells[e % len(cells)].wrist}/{e:06d}" for e in indices}
     todo = [e for e in indices if not store.has(f"{keys[e]}/000")]  # pieces are appended first to last
-    say = log or print
     start, stored, short, rots = time.perf_counter(), 0, 0, []
     columns = (TextColumn("[bold]task episodes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=not progress) as bar:
@@ -257,7 +255,7 @@ def record_task_store(
             if stats["physics_diverged"] or steps < rec.segment:
                 short += 1
                 if not progress:
-                    say(f"episode {e}: {steps} steps, diverged={stats['physics_diverged']}: not stored")
+                    print(f"episode {e}: {steps} steps, diverged={stats['physics_diverged']}: not stored")
                 continue
             rots.append(stats["rot"])
             meta = {"episode": e, "wrist": cell.wrist, "object": cell.object, "axis": cell.axis}
@@ -268,7 +266,7 @@ def record_task_store(
                 store.append(piece, {**meta, **stats, "key": f"{keys[e]}/{k:03d}", "first_step": s})
                 stored += 1
             if not progress:
-                say(f"episode {e}: {cell.object}, {steps} steps, rot {stats['rot']:.2f}")
+                print(f"episode {e}: {cell.object}, {steps} steps, rot {stats['rot']:.2f}")
     return TaskStoreReport(
         stored_pieces=stored, skipped_episodes=short, pieces=len(store),
         mean_rot=float(np.mean(rots)) if rots else float("nan"), wall_s=time.perf_counter() - start,
